@@ -31,7 +31,7 @@ TEST_CASE("as_completed yields every index exactly once, in completion order") {
   auto work = [&](const int& x) -> asio::awaitable<int> {
     co_await sleep_for(std::chrono::milliseconds(15 * (n - x)));  // later items finish first
     if (x == 3) throw std::runtime_error("three");
-    co_return x * x;
+    co_return x* x;
   };
   auto ids = iota_vector(n);
   auto order = run_on(threads, [&](auto) -> asio::awaitable<std::vector<std::size_t>> {

@@ -37,7 +37,8 @@ TEST_CASE("gather keeps input order under random completion times") {
   const int threads = GENERATE(1, 2);
   INFO(describe_threads(threads));
   auto ids = iota_vector(300);
-  auto out = run_on(threads, [&](auto) { return fanout::gather(ids, twice, {.max_concurrency = 64}); });
+  auto out =
+      run_on(threads, [&](auto) { return fanout::gather(ids, twice, {.max_concurrency = 64}); });
   REQUIRE(out.size() == ids.size());
   for (std::size_t i = 0; i < out.size(); ++i) {
     REQUIRE(out[i].has_value());
@@ -235,7 +236,8 @@ TEST_CASE("a cancelled gather completes with the unfinished items as cancelled")
                        done = true;
                      }));
   asio::steady_timer timer(ctx, 100ms);
-  timer.async_wait([&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
+  timer.async_wait(
+      [&](boost::system::error_code) { signal.emit(asio::cancellation_type::terminal); });
   std::vector<std::thread> extra;
   for (int i = 1; i < threads; ++i) extra.emplace_back([&] { ctx.run(); });
   ctx.run();
@@ -269,9 +271,8 @@ TEST_CASE("single-pass input ranges: each item keeps its own element while it su
     co_await sleep_for(std::chrono::milliseconds(x % 7));
     co_return x * 10;
   };
-  auto out = run_on(threads, [&](auto) {
-    return fanout::gather(numbers, work, {.max_concurrency = 3});
-  });
+  auto out =
+      run_on(threads, [&](auto) { return fanout::gather(numbers, work, {.max_concurrency = 3}); });
   std::vector<int> expect{50, 40, 30, 20, 10, 100, 200, 300};
   REQUIRE(out.size() == expect.size());
   for (std::size_t i = 0; i < out.size(); ++i) CHECK(*out[i] == expect[i]);
@@ -341,11 +342,12 @@ TEST_CASE("on_result is called once per item with its error") {
     co_return x;
   };
   auto out = run_on(threads, [&](auto) {
-    return fanout::gather(iota_vector(40), work,
-                          {.max_concurrency = 8, .on_result = [&](std::size_t i, const fanout::error* e) {
-                             ++seen[i];  // the hook runs on the run's strand: no data race
-                             if (e) ++failed[i];
-                           }});
+    return fanout::gather(
+        iota_vector(40), work,
+        {.max_concurrency = 8, .on_result = [&](std::size_t i, const fanout::error* e) {
+           ++seen[i];  // the hook runs on the run's strand: no data race
+           if (e) ++failed[i];
+         }});
   });
   for (int i = 0; i < 40; ++i) {
     CHECK(seen[i] == 1);

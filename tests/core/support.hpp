@@ -43,13 +43,17 @@ auto run_on(int threads, Make make) {
   auto future = promise.get_future();
   if constexpr (std::is_void_v<value_type>) {
     asio::co_spawn(ctx, make(ctx.get_executor()), [&](std::exception_ptr ep) {
-      if (ep) promise.set_exception(ep);
-      else promise.set_value();
+      if (ep)
+        promise.set_exception(ep);
+      else
+        promise.set_value();
     });
   } else {
     asio::co_spawn(ctx, make(ctx.get_executor()), [&](std::exception_ptr ep, value_type v) {
-      if (ep) promise.set_exception(ep);
-      else promise.set_value(std::move(v));
+      if (ep)
+        promise.set_exception(ep);
+      else
+        promise.set_value(std::move(v));
     });
   }
   std::vector<std::thread> extra;

@@ -70,9 +70,8 @@ class as_completed_stream {
 /// while (auto done = co_await stream.next()) use(done->index, done->result);
 /// \endcode
 template <class Range, class F>
-  requires detail::item_callable<F, Range>
-as_completed_stream<detail::item_value_t<Range, F>> as_completed(Range&& inputs, F&& fn,
-                                                                 gather_options options = {}) {
+requires detail::item_callable<F, Range> as_completed_stream<detail::item_value_t<Range, F>>
+as_completed(Range&& inputs, F&& fn, gather_options options = {}) {
   return as_completed_stream<detail::item_value_t<Range, F>>(detail::make_gather_engine(
       std::forward<Range>(inputs), std::forward<F>(fn), std::move(options)));
 }

@@ -129,9 +129,7 @@ class error {
   }
 
   /// The exception the callable threw, or null.
-  std::exception_ptr exception() const noexcept {
-    return details_ ? details_->exception : nullptr;
-  }
+  std::exception_ptr exception() const noexcept { return details_ ? details_->exception : nullptr; }
 
   friend bool operator==(const error& e, errc c) noexcept { return e.code_ == c; }
 

@@ -41,9 +41,9 @@ namespace fanout {
 ///     co_await fanout::gather(ids, twice, {.max_concurrency = 64});
 /// \endcode
 template <class Range, class F>
-  requires detail::item_callable<F, Range>
-asio::awaitable<std::vector<result<detail::item_value_t<Range, F>>>> gather(
-    Range&& inputs, F&& fn, gather_options options = {});
+requires detail::item_callable<F, Range>
+    asio::awaitable<std::vector<result<detail::item_value_t<Range, F>>>> gather(
+        Range&& inputs, F&& fn, gather_options options = {});
 
 }  // namespace fanout
 
@@ -74,9 +74,9 @@ asio::awaitable<std::vector<typename Engine::result_type>> run_gather_engine(
 // Not a coroutine itself: the range is captured (moved in, or referred to) before the caller
 // can let a temporary die, and the returned awaitable owns the run.
 template <class Range, class F>
-  requires detail::item_callable<F, Range>
-asio::awaitable<std::vector<result<detail::item_value_t<Range, F>>>> gather(
-    Range&& inputs, F&& fn, gather_options options) {
+requires detail::item_callable<F, Range>
+    asio::awaitable<std::vector<result<detail::item_value_t<Range, F>>>> gather(
+        Range&& inputs, F&& fn, gather_options options) {
   return detail::run_gather_engine(detail::make_gather_engine(
       std::forward<Range>(inputs), std::forward<F>(fn), std::move(options)));
 }

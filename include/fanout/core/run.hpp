@@ -22,7 +22,7 @@ namespace fanout {
 /// int n = fanout::run([](auto ex) -> boost::asio::awaitable<int> { co_return 42; });
 /// \endcode
 template <class Make>
-  requires std::invocable<Make&, asio::io_context::executor_type>
+requires std::invocable<Make&, asio::io_context::executor_type>
 auto run(Make make) {
   using awaitable_type = std::invoke_result_t<Make&, asio::io_context::executor_type>;
   using value_type = typename awaitable_type::value_type;
@@ -51,9 +51,8 @@ auto run(Make make) {
 /// std::vector<fanout::result<int>> out = fanout::run_gather(ids, twice, {.max_concurrency = 64});
 /// \endcode
 template <class Range, class F>
-  requires detail::item_callable<F, Range>
-std::vector<result<detail::item_value_t<Range, F>>> run_gather(Range&& inputs, F&& fn,
-                                                               gather_options options = {}) {
+requires detail::item_callable<F, Range> std::vector<result<detail::item_value_t<Range, F>>>
+run_gather(Range&& inputs, F&& fn, gather_options options = {}) {
   auto run_all = gather(std::forward<Range>(inputs), std::forward<F>(fn), std::move(options));
   return run([&](auto) { return std::move(run_all); });
 }

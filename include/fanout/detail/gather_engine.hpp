@@ -76,7 +76,7 @@ using traits_for = item_traits<std::views::all_t<Range>, std::decay_t<F>>;
 /// returns `boost::asio::awaitable<T>`.
 template <class F, class Range>
 concept item_callable = std::ranges::input_range<Range> && std::ranges::viewable_range<Range> &&
-                        traits_for<Range, F>::valid;
+    traits_for<Range, F>::valid;
 
 template <class Range, class F>
 using item_value_t = typename traits_for<Range, F>::awaitable_type::value_type;
@@ -89,8 +89,7 @@ FANOUT_DECL error stop_error(stop_reason why) {
       return error(errc::timeout, "timed out: the run's deadline passed before this item finished");
     case stop_reason::fail_fast:
       return error(errc::cancelled, "cancelled: another item failed and fail_fast is set");
-    default:
-      return error(errc::cancelled, "cancelled: the run was cancelled");
+    default: return error(errc::cancelled, "cancelled: the run was cancelled");
   }
 }
 
@@ -278,10 +277,11 @@ class gather_engine final
   }
 
   void finish(child& c, std::exception_ptr ep) {
-    result_type r = c.outcome ? std::move(*c.outcome)
-                              : result_type(boost::system::in_place_error,
-                                            ep ? error_from_exception_ptr(ep)
-                                               : error(errc::exception, "the item ended without a result"));
+    result_type r =
+        c.outcome ? std::move(*c.outcome)
+                  : result_type(boost::system::in_place_error,
+                                ep ? error_from_exception_ptr(ep)
+                                   : error(errc::exception, "the item ended without a result"));
     c.outcome.reset();
     c.active = false;
     --in_flight_;
@@ -363,8 +363,8 @@ class gather_engine final
 template <class Range, class F>
 auto make_gather_engine(Range&& inputs, F&& fn, gather_options options) {
   using engine = gather_engine<std::views::all_t<Range>, std::decay_t<F>>;
-  return std::make_shared<engine>(std::views::all(std::forward<Range>(inputs)),
-                                  std::forward<F>(fn), std::move(options));
+  return std::make_shared<engine>(std::views::all(std::forward<Range>(inputs)), std::forward<F>(fn),
+                                  std::move(options));
 }
 
 }  // namespace fanout::detail
