@@ -40,6 +40,14 @@ enum class errc {
   http_status,         ///< the server answered >= 400 and `raise_for_status` was set
 };
 
+}  // namespace fanout
+
+// Registered before anything compares an error_code with an errc.
+template <>
+struct boost::system::is_error_code_enum<fanout::errc> : std::true_type {};
+
+namespace fanout {
+
 namespace detail {
 
 class error_category final : public boost::system::error_category {
@@ -211,8 +219,5 @@ FANOUT_DECL std::string error_name(const boost::system::error_code& ec) {
 }
 
 }  // namespace fanout
-
-template <>
-struct boost::system::is_error_code_enum<fanout::errc> : std::true_type {};
 
 #endif
