@@ -7,6 +7,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <exception>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,7 +43,6 @@ enum class errc {
 
 }  // namespace fanout
 
-// Registered before anything compares an error_code with an errc.
 template <>
 struct boost::system::is_error_code_enum<fanout::errc> : std::true_type {};
 
@@ -129,11 +129,15 @@ class error {
   }
 
   /// The exception the callable threw, or null.
-  std::exception_ptr exception() const noexcept {
-    return details_ ? details_->exception : nullptr;
-  }
+  std::exception_ptr exception() const noexcept { return details_ ? details_->exception : nullptr; }
 
   friend bool operator==(const error& e, errc c) noexcept { return e.code_ == c; }
+
+  /// Writes `message()`, for logs (and for `result<T>`'s own stream operator).
+  template <class Ch, class Tr>
+  friend std::basic_ostream<Ch, Tr>& operator<<(std::basic_ostream<Ch, Tr>& os, const error& e) {
+    return os << e.message();
+  }
 
  private:
   struct details {
