@@ -50,9 +50,10 @@ std::chrono::milliseconds backoff_delay(const retry_policy& policy, std::size_t 
 /// Calls `attempt()` (returning `awaitable<result<T>>`) until it succeeds, `decide` declines,
 /// or `policy.max_attempts` attempts were made; completes with the last outcome.
 ///
-/// `decide(const result<T>&, std::size_t attempts_so_far)` returns `std::nullopt` to stop, or
-/// the wait it wants before the next attempt (e.g. a server's `Retry-After`), which is capped
-/// by `max_backoff`; `retry_policy`'s own backoff is used when it returns a zero duration.
+/// `decide(const result<T>&, std::size_t attempts_so_far)` is called after every attempt, a
+/// success included (an HTTP 503 answer is a successful exchange that may deserve a retry). It
+/// returns `std::nullopt` to stop, or the wait it wants before the next attempt (e.g. a server's
+/// `Retry-After`), capped by `max_backoff`; a zero duration means the policy's own backoff.
 /// The wait is a timer on the caller's executor: cancelling the caller ends it at once and
 /// completes with the last outcome.
 template <class Attempt, class Decide>
