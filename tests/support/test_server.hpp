@@ -133,6 +133,12 @@ class test_server {
   std::size_t peak_connections() const noexcept { return peak_.load(); }
   std::size_t handshakes_resumed() const noexcept { return resumed_.load(); }
 
+  /// The server name (SNI) the last TLS client sent, empty when none.
+  std::string last_sni() const {
+    std::lock_guard lock(mutex_);
+    return last_sni_;
+  }
+
   /// The last request received, as the server parsed it.
   http::request<http::string_body> last_request() const {
     std::lock_guard lock(mutex_);
@@ -164,6 +170,11 @@ class test_server {
                                    asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
         if (SSL_session_reused(tls.native_handle())) resumed_.fetch_add(1);
+        const char* sni = SSL_get_servername(tls.native_handle(), TLSEXT_NAMETYPE_host_name);
+        {
+          std::lock_guard lock(mutex_);
+          last_sni_ = sni ? sni : "";
+        }
         co_await session(tls, holder);
       }
     } else {
@@ -356,6 +367,7 @@ class test_server {
   mutable std::mutex mutex_;
   std::map<std::string, route_handler> routes_;
   http::request<http::string_body> last_;
+  std::string last_sni_;
   std::atomic<std::size_t> accepted_{0}, requests_{0}, open_{0}, peak_{0}, resumed_{0};
 };
 
