@@ -18,6 +18,13 @@
 #include <atomic>
 #include <chrono>
 
+// GCC 12 at -O2 reports a false -Wmismatched-new-delete on Asio's coroutine frames (their
+// class-specific operator new/delete) once they are inlined; keep users' -Werror builds clean.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace fanout::detail {
 
 // RFC 9110 token characters, for methods and header names.
@@ -430,5 +437,9 @@ inline session_stats session::stats() const {
 }
 
 }  // namespace fanout
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif
