@@ -9,6 +9,7 @@
 #include <fanout/core/gather.hpp>
 #include <fanout/core/gather_stream.hpp>
 #include <fanout/core/options.hpp>
+#include <fanout/core/rate_limiter.hpp>
 #include <fanout/core/result.hpp>
 #include <fanout/core/run.hpp>
 #include <fanout/core/semaphore.hpp>
