@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <memory>
 
 #include <boost/asio/detached.hpp>
 
@@ -66,6 +67,23 @@ TEST_CASE("session: GET returns status, headers, body, url and timings", "[sessi
     CHECK(r2.timings().dns == std::chrono::steady_clock::duration::zero());
   });
   CHECK(server.connections() == 1);
+}
+
+TEST_CASE("session: IPv6 loopback", "[session][ipv6]") {
+  test_server::options o;
+  o.address = "::1";
+  std::unique_ptr<test_server> server;
+  try {
+    server = std::make_unique<test_server>(o);
+  } catch (const std::exception& e) {
+    WARN("no IPv6 loopback here: " << e.what());
+    return;
+  }
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    auto r = co_await s.get(server->url("/echo"));
+    CHECK(r.json()["headers"]["host"] == "[::1]:" + std::to_string(server->port()));
+  });
+  CHECK(server->connections() == 1);
 }
 
 TEST_CASE("session: default and user headers are sent", "[session]") {

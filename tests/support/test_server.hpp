@@ -77,6 +77,8 @@ class test_server {
     std::size_t close_after = 0;
     /// Close a keep-alive connection that stays idle this long; 0 = never.
     std::chrono::milliseconds idle_close{0};
+    /// The loopback address to listen on ("::1" for IPv6).
+    std::string address = "127.0.0.1";
   };
 
   test_server() : test_server(options{}) {}
@@ -87,7 +89,7 @@ class test_server {
       ssl_->use_certificate_chain(asio::buffer(opts_.cert_pem));
       ssl_->use_private_key(asio::buffer(opts_.key_pem), asio::ssl::context::pem);
     }
-    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    asio::ip::tcp::endpoint ep(asio::ip::make_address(opts_.address), 0);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(ep);
@@ -121,9 +123,11 @@ class test_server {
 
   std::uint16_t port() const noexcept { return port_; }
   bool tls() const noexcept { return ssl_.has_value(); }
-  /// "http://127.0.0.1:<port><path>" (https when serving TLS).
+  /// "http://127.0.0.1:<port><path>" (https when serving TLS; "[::1]" on IPv6).
   std::string url(std::string_view path = "/") const {
-    return std::string(tls() ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+    std::string host =
+        opts_.address.find(':') != std::string::npos ? "[" + opts_.address + "]" : opts_.address;
+    return std::string(tls() ? "https" : "http") + "://" + host + ":" + std::to_string(port_) +
            std::string(path);
   }
 
