@@ -8,6 +8,10 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <filesystem>
+#include <memory>
+
+#include <boost/asio/detached.hpp>
 
 using namespace fanout::test;
 using namespace std::chrono_literals;
@@ -63,6 +67,23 @@ TEST_CASE("session: GET returns status, headers, body, url and timings", "[sessi
     CHECK(r2.timings().dns == std::chrono::steady_clock::duration::zero());
   });
   CHECK(server.connections() == 1);
+}
+
+TEST_CASE("session: IPv6 loopback", "[session][ipv6]") {
+  test_server::options o;
+  o.address = "::1";
+  std::unique_ptr<test_server> server;
+  try {
+    server = std::make_unique<test_server>(o);
+  } catch (const std::exception& e) {
+    WARN("no IPv6 loopback here: " << e.what());
+    return;
+  }
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    auto r = co_await s.get(server->url("/echo"));
+    CHECK(r.json()["headers"]["host"] == "[::1]:" + std::to_string(server->port()));
+  });
+  CHECK(server->connections() == 1);
 }
 
 TEST_CASE("session: default and user headers are sent", "[session]") {
@@ -317,6 +338,10 @@ TEST_CASE("session: redirects are followed and resolved", "[session][redirect]")
     x.res.result(307);
     x.res.set("location", "echo");  // relative reference
   });
+  server.route("/permanent", [](exchange& x) {
+    x.res.result(308);
+    x.res.set("location", "/echo");
+  });
   server.route("/moved", [](exchange& x) {
     x.res.result(301);
     x.res.set("location", "/echo");
@@ -337,6 +362,11 @@ TEST_CASE("session: redirects are followed and resolved", "[session][redirect]")
     auto t = co_await s.post(server.url("/temporary"), a1);
     CHECK(t.json()["method"] == "POST");
     CHECK(t.json()["body"] == R"({"a":1})");
+
+    auto p = co_await s.post(server.url("/permanent"), a1);
+    CHECK(p.json()["method"] == "POST");
+    CHECK(p.json()["body"] == R"({"a":1})");
+    CHECK(p.redirects() == 1);
 
     auto m = co_await s.put(server.url("/moved"), a1);
     CHECK(m.json()["method"] == "PUT");  // only POST becomes GET on 301/302
@@ -581,8 +611,8 @@ TEST_CASE("session: the resolver cache resolves a host once", "[session][dns]") 
   test_server server;
   auto url = "http://localhost:" + std::to_string(server.port()) + "/hello";
   run_session({.max_connections_per_host = 8}, [&](fanout::session& s) -> asio::awaitable<void> {
-    auto ok = co_await hammer(s, url, 300, 16);
-    CHECK(ok == 300);
+    auto ok = co_await hammer(s, url, 2000, 16);
+    CHECK(ok == 2000);
     CHECK(s.stats().dns_lookups == 1);
   });
 }
@@ -645,4 +675,97 @@ TEST_CASE("session: one session shared by coroutines on a 4-thread pool", "[sess
   }
   pool.join();
   CHECK(server.peak_connections() <= 16);
+}
+
+TEST_CASE("session: cancelling a request that waits for a connection", "[session][cancel]") {
+  test_server server;
+  run_session({.max_connections_per_host = 1}, [&](fanout::session& s) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    fanout::request slow{.url = server.url("/delay/800")};
+    fanout::request hello{.url = server.url("/hello")};
+    auto t0 = std::chrono::steady_clock::now();
+    // The second request waits for the one connection; the timer wins and cancels the wait.
+    auto [first, second] =
+        co_await (s.try_request(slow) && (s.try_request(hello) || sleep_for(100ms)));
+    CHECK(first);
+    CHECK(second.index() == 1);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    // The pool is consistent afterwards: the connection is reused.
+    auto after = co_await s.try_request(hello);
+    REQUIRE(after);
+    CHECK(after->timings().reused);
+    CHECK(s.stats().open_connections == 1);
+  });
+  CHECK(server.connections() == 1);
+}
+
+TEST_CASE("session: a server closing idle connections after 50 ms loses no request",
+          "[session][pool]") {
+  test_server::options o;
+  o.idle_close = 50ms;
+  test_server server(o);
+  run_session({.max_connections_per_host = 4}, [&](fanout::session& s) -> asio::awaitable<void> {
+    std::size_t ok = 0, done = 0;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer all(ex, asio::steady_timer::time_point::max());
+    for (int w = 0; w < 4; ++w)
+      asio::co_spawn(
+          ex,
+          [&, w]() -> asio::awaitable<void> {
+            fanout::request hello{.url = server.url("/hello")};
+            for (int i = 0; i < 50; ++i) {
+              auto r = co_await s.try_request(hello);
+              if (r && r->ok())
+                ++ok;
+              else if (!r)
+                FAIL_CHECK(r.error().message());
+              co_await sleep_for(std::chrono::milliseconds((i * 7 + w * 13) % 90));
+            }
+          },
+          [&](std::exception_ptr) {
+            if (++done == 4) all.cancel();
+          });
+    boost::system::error_code ec;
+    co_await all.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    CHECK(ok == 200);
+  });
+}
+
+namespace {
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("session: no file descriptor outlives the session", "[session][fds]") {
+  test_server server;
+  auto const before = open_fds();
+  {
+    asio::io_context io;
+    {
+      fanout::session s(io, {.max_connections_per_host = 8});
+      std::size_t idle = 0;
+      asio::co_spawn(
+          io,
+          [&]() -> asio::awaitable<void> {
+            co_await hammer(s, server.url("/hello"), 200, 16);
+            fanout::request refused{.url = "http://127.0.0.1:1/"};
+            (void)co_await s.try_request(refused);
+            fanout::request slow{.url = server.url("/delay/300"), .timeout = 100ms};
+            (void)co_await s.try_request(slow);
+          },
+          [&](std::exception_ptr) {
+            idle = s.stats().idle_connections;
+            io.stop();  // the idle sweeper would keep run_for() going
+          });
+      io.run_for(60s);
+      CHECK(idle > 0);
+    }  // the session closes its pooled connections
+    io.restart();
+    io.run_for(500ms);
+  }
+  std::this_thread::sleep_for(600ms);  // the server finishes the slow answer, closes its side
+  CHECK(open_fds() == before);
 }

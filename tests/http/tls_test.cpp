@@ -53,8 +53,10 @@ TEST_CASE("tls: a server signed by the trusted CA, by IP and by name (SNI)", "[t
     CHECK(r.status() == 200);
     CHECK(r.body() == "hello world");
     CHECK(r.timings().tls > std::chrono::steady_clock::duration::zero());
+    CHECK(server.last_sni().empty());  // no SNI for an IP address (RFC 6066)
     auto n = co_await s.get(localhost_url(server, "/echo"));
     CHECK(n.json()["headers"]["host"] == "localhost:" + std::to_string(server.port()));
+    CHECK(server.last_sni() == "localhost");
   });
 }
 

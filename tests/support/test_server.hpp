@@ -77,6 +77,8 @@ class test_server {
     std::size_t close_after = 0;
     /// Close a keep-alive connection that stays idle this long; 0 = never.
     std::chrono::milliseconds idle_close{0};
+    /// The loopback address to listen on ("::1" for IPv6).
+    std::string address = "127.0.0.1";
   };
 
   test_server() : test_server(options{}) {}
@@ -87,7 +89,7 @@ class test_server {
       ssl_->use_certificate_chain(asio::buffer(opts_.cert_pem));
       ssl_->use_private_key(asio::buffer(opts_.key_pem), asio::ssl::context::pem);
     }
-    asio::ip::tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    asio::ip::tcp::endpoint ep(asio::ip::make_address(opts_.address), 0);
     acceptor_.open(ep.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(ep);
@@ -121,9 +123,11 @@ class test_server {
 
   std::uint16_t port() const noexcept { return port_; }
   bool tls() const noexcept { return ssl_.has_value(); }
-  /// "http://127.0.0.1:<port><path>" (https when serving TLS).
+  /// "http://127.0.0.1:<port><path>" (https when serving TLS; "[::1]" on IPv6).
   std::string url(std::string_view path = "/") const {
-    return std::string(tls() ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+    std::string host =
+        opts_.address.find(':') != std::string::npos ? "[" + opts_.address + "]" : opts_.address;
+    return std::string(tls() ? "https" : "http") + "://" + host + ":" + std::to_string(port_) +
            std::string(path);
   }
 
@@ -132,6 +136,12 @@ class test_server {
   std::size_t open_connections() const noexcept { return open_.load(); }
   std::size_t peak_connections() const noexcept { return peak_.load(); }
   std::size_t handshakes_resumed() const noexcept { return resumed_.load(); }
+
+  /// The server name (SNI) the last TLS client sent, empty when none.
+  std::string last_sni() const {
+    std::lock_guard lock(mutex_);
+    return last_sni_;
+  }
 
   /// The last request received, as the server parsed it.
   http::request<http::string_body> last_request() const {
@@ -164,6 +174,11 @@ class test_server {
                                    asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) {
         if (SSL_session_reused(tls.native_handle())) resumed_.fetch_add(1);
+        const char* sni = SSL_get_servername(tls.native_handle(), TLSEXT_NAMETYPE_host_name);
+        {
+          std::lock_guard lock(mutex_);
+          last_sni_ = sni ? sni : "";
+        }
         co_await session(tls, holder);
       }
     } else {
@@ -356,6 +371,7 @@ class test_server {
   mutable std::mutex mutex_;
   std::map<std::string, route_handler> routes_;
   http::request<http::string_body> last_;
+  std::string last_sni_;
   std::atomic<std::size_t> accepted_{0}, requests_{0}, open_{0}, peak_{0}, resumed_{0};
 };
 

@@ -2,22 +2,25 @@
 #define FANOUT_HTTP_CONNECTION_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/detail/http/strand_executor.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/response.hpp>
 #include <fanout/http/tls.hpp>
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
 #include <limits>
@@ -41,7 +44,15 @@ namespace fanout::detail {
 class connection : public std::enable_shared_from_this<connection> {
  public:
   using clock = std::chrono::steady_clock;
-  using strand_type = boost::asio::strand<boost::asio::any_io_executor>;
+  // I/O objects typed on the strand itself (see strand_executor for why not any_io_executor).
+  using strand_type = strand_executor;
+  using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, strand_type>;
+  using tls_stream_type = boost::asio::ssl::stream<socket_type>;
+  using timer_type =
+      boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>, strand_type>;
+  template <class T>
+  using awaitable = boost::asio::awaitable<T, strand_type>;
+  static constexpr boost::asio::use_awaitable_t<strand_type> use_strand{};
   using message = boost::beast::http::response<boost::beast::http::string_body>;
   using request_message = boost::beast::http::request<boost::beast::http::string_body>;
 
@@ -58,7 +69,8 @@ class connection : public std::enable_shared_from_this<connection> {
       : strand_(boost::asio::make_strand(ex)),
         origin_(where.origin),
         host_(where.host),
-        https_(where.https) {
+        https_(where.https),
+        watchdog_(strand_) {
     tcp_.emplace(strand_);
   }
 
@@ -75,24 +87,28 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Connects to the first reachable endpoint, then (for https) does the TLS handshake with
   /// SNI, peer and host name verification, and session resumption. Runs on `strand()`.
-  boost::asio::awaitable<outcome> connect(
-      const boost::asio::ip::tcp::resolver::results_type& endpoints, tls_context* tls, bool verify,
-      clock::time_point deadline, fanout::timings& t) {
+  awaitable<outcome> connect(const boost::asio::ip::tcp::resolver::results_type& endpoints,
+                             tls_context* tls, bool verify, clock::time_point deadline,
+                             fanout::timings& t) {
     namespace asio = boost::asio;
     outcome o;
     boost::system::error_code ec;
     auto t0 = clock::now();
-    tcp_->expires_at(deadline);
-    co_await tcp_->async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    arm(deadline);
+    co_await asio::async_connect(*tcp_, endpoints, asio::redirect_error(use_strand, ec));
     auto t1 = clock::now();
     t.connect += t1 - t0;
     if (ec) {
+      disarm();
       o.where = stage::connect;
-      o.ec = classify(ec, stage::connect, X509_V_OK, o.what);
+      o.ec = classify(timed_out(ec), stage::connect, X509_V_OK, o.what);
       co_return o;
     }
-    tcp_->socket().set_option(asio::ip::tcp::no_delay(true), ec);
-    if (!https_) co_return o;
+    tcp_->set_option(asio::ip::tcp::no_delay(true), ec);
+    if (!https_) {
+      disarm();
+      co_return o;
+    }
 
     tls_.emplace(std::move(*tcp_), tls->native());
     tcp_.reset();
@@ -100,11 +116,12 @@ class connection : public std::enable_shared_from_this<connection> {
     tls->prepare(ssl, host_, origin_);
     if (verify) tls_->set_verify_callback(verify_host(host_));
     co_await tls_->async_handshake(asio::ssl::stream_base::client,
-                                   asio::redirect_error(asio::use_awaitable, ec));
+                                   asio::redirect_error(use_strand, ec));
+    disarm();
     t.tls += clock::now() - t1;
     if (ec) {
       o.where = stage::tls;
-      o.ec = classify(ec, stage::tls, SSL_get_verify_result(ssl), o.what);
+      o.ec = classify(timed_out(ec), stage::tls, SSL_get_verify_result(ssl), o.what);
       co_return o;
     }
     tls_resumed_ = SSL_session_reused(ssl) == 1;
@@ -114,24 +131,24 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Sends `req` and reads the whole response into `out` (body bounded by `max_body`, header
   /// block by `max_header`), all before `deadline`. Runs on `strand()`.
-  boost::asio::awaitable<outcome> exchange(const request_message& req, bool head,
-                                           std::size_t max_header, std::size_t max_body,
-                                           clock::time_point deadline, message& out,
-                                           fanout::timings& t) {
+  awaitable<outcome> exchange(const request_message& req, bool head, std::size_t max_header,
+                              std::size_t max_body, clock::time_point deadline, message& out,
+                              fanout::timings& t) {
     namespace asio = boost::asio;
     namespace http = boost::beast::http;
     outcome o;
     boost::system::error_code ec;
-    stream().expires_at(deadline);
+    arm(deadline);
     auto const sent = clock::now();
     if (tls_)
-      co_await http::async_write(*tls_, req, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_write(*tls_, req, asio::redirect_error(use_strand, ec));
     else
-      co_await http::async_write(*tcp_, req, asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_write(*tcp_, req, asio::redirect_error(use_strand, ec));
     if (ec) {
+      disarm();
       o.where = stage::write;
-      o.ec = classify(ec, stage::write, X509_V_OK, o.what);
-      o.raw = ec;
+      o.raw = timed_out(ec);
+      o.ec = classify(o.raw, stage::write, X509_V_OK, o.what);
       tls_clean_ = false;
       co_return o;
     }
@@ -142,31 +159,29 @@ class connection : public std::enable_shared_from_this<connection> {
     if (head) parser_->skip(true);
     if (tls_)
       co_await http::async_read_header(*tls_, buffer_, *parser_,
-                                       asio::redirect_error(asio::use_awaitable, ec));
+                                       asio::redirect_error(use_strand, ec));
     else
       co_await http::async_read_header(*tcp_, buffer_, *parser_,
-                                       asio::redirect_error(asio::use_awaitable, ec));
+                                       asio::redirect_error(use_strand, ec));
     t.ttfb = clock::now() - sent;
     if (!ec && !parser_->is_done()) {
       if (tls_)
-        co_await http::async_read(*tls_, buffer_, *parser_,
-                                  asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read(*tls_, buffer_, *parser_, asio::redirect_error(use_strand, ec));
       else
-        co_await http::async_read(*tcp_, buffer_, *parser_,
-                                  asio::redirect_error(asio::use_awaitable, ec));
+        co_await http::async_read(*tcp_, buffer_, *parser_, asio::redirect_error(use_strand, ec));
     }
+    disarm();
     o.got_response_bytes = parser_->got_some();
     if (ec) {
       o.where = stage::read;
-      o.ec = classify(ec, stage::read, X509_V_OK, o.what);
-      o.raw = ec;
+      o.raw = timed_out(ec);
+      o.ec = classify(o.raw, stage::read, X509_V_OK, o.what);
       parser_.reset();
       tls_clean_ = false;
       co_return o;
     }
     out = parser_->release();
     parser_.reset();
-    stream().expires_never();
     ++requests_;
     co_return o;
   }
@@ -178,7 +193,7 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Whether an idle pooled connection still looks usable: false when the server has closed it
   /// (or, over plain HTTP, sent bytes nobody asked for). A non-blocking peek, no I/O wait.
   bool alive() {
-    auto& sock = stream().socket();
+    auto& sock = socket();
     if (!sock.is_open()) return false;
 #if defined(__unix__) || defined(__APPLE__)
     char c;
@@ -203,21 +218,41 @@ class connection : public std::enable_shared_from_this<connection> {
   void close() noexcept {
     mark_clean_shutdown();
     boost::system::error_code ec;
-    auto& sock = stream().socket();
+    auto& sock = socket();
     sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     sock.close(ec);
+    watchdog_.cancel();
   }
 
-  /// Cancels pending operations (they complete with `operation_aborted`). Call on `strand()`.
-  void cancel() noexcept {
-    stream().cancel();
-  }
-
-  boost::beast::tcp_stream& stream() noexcept {
+  socket_type& socket() noexcept {
     return tls_ ? tls_->next_layer() : *tcp_;
   }
 
  private:
+  // The deadline of the operations in flight: when it passes, the socket's operations are
+  // cancelled and report `error::timeout`. Runs on the strand, like the operations.
+  void arm(clock::time_point deadline) {
+    timed_out_ = false;
+    if (deadline == clock::time_point::max()) return;
+    watchdog_.expires_at(deadline);
+    watchdog_.async_wait(
+        [self = weak_from_this(), gen = ++generation_](boost::system::error_code ec) {
+          auto c = self.lock();
+          if (ec || !c || c->generation_ != gen) return;
+          c->timed_out_ = true;
+          boost::system::error_code ignored;
+          c->socket().cancel(ignored);
+        });
+  }
+  void disarm() noexcept {
+    ++generation_;
+    watchdog_.cancel();
+  }
+  boost::system::error_code timed_out(boost::system::error_code ec) const noexcept {
+    if (timed_out_ && ec) return boost::beast::error::timeout;
+    return ec;
+  }
+
   // OpenSSL marks the TLS session of an SSL freed without a shutdown as not resumable. We close
   // without close_notify (as browsers do), so a connection that ended well says so, and its
   // session stays in the resumption cache; one that failed does not.
@@ -232,8 +267,11 @@ class connection : public std::enable_shared_from_this<connection> {
   bool tls_resumed_ = false;
   bool tls_clean_ = false;
   std::size_t requests_ = 0;
-  std::optional<boost::beast::tcp_stream> tcp_;
-  std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls_;
+  std::optional<socket_type> tcp_;
+  std::optional<tls_stream_type> tls_;
+  timer_type watchdog_;
+  std::uint64_t generation_ = 0;
+  bool timed_out_ = false;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
 

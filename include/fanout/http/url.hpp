@@ -68,12 +68,8 @@ FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts
 
   out.host.clear();
   switch (u.host_type()) {
-    case boost::urls::host_type::ipv4:
-      out.host = u.host_address();
-      break;
-    case boost::urls::host_type::ipv6:
-      out.host = u.host_address();
-      break;  // without brackets
+    case boost::urls::host_type::ipv4: out.host = u.host_address(); break;
+    case boost::urls::host_type::ipv6: out.host = u.host_address(); break;  // without brackets
     case boost::urls::host_type::name: {
       // Percent-encoded or otherwise odd names cannot be resolved; refuse them up front.
       std::string_view name = u.encoded_host();
@@ -83,8 +79,7 @@ FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts
       }
       break;
     }
-    default:
-      return fail("unsupported host \"" + std::string(u.encoded_host()) + "\"");
+    default: return fail("unsupported host \"" + std::string(u.encoded_host()) + "\"");
   }
 
   std::uint16_t const default_port = out.https ? 443 : 80;
