@@ -5,6 +5,8 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -347,4 +349,22 @@ TEST_CASE("on_result is called once per item with its error") {
     CHECK(seen[i] == 1);
     CHECK(failed[i] == (i % 10 == 0 ? 1 : 0));
   }
+}
+
+TEST_CASE("gather runs on an asio::thread_pool too, results in order, cap respected") {
+  asio::thread_pool pool(2);
+  live_counter running;
+  auto work = [&](const int& x) -> asio::awaitable<int> {
+    live_counter::token t(running);
+    co_await sleep_for(std::chrono::milliseconds(pseudo_random(x) % 4));
+    co_return x * 3;
+  };
+  auto future = asio::co_spawn(pool, fanout::gather(iota_vector(200), work, {.max_concurrency = 9}),
+                               asio::use_future);
+  auto out = future.get();
+  pool.join();
+  REQUIRE(out.size() == 200);
+  for (int i = 0; i < 200; ++i) CHECK(*out[i] == 3 * i);
+  CHECK(running.peak <= 9);
+  CHECK(running.live == 0);
 }
