@@ -180,6 +180,8 @@ class connection : public std::enable_shared_from_this<connection> {
       tls_clean_ = false;
       co_return o;
     }
+    // A body delimited by the end of the connection leaves nothing to reuse.
+    reusable_ = !parser_->need_eof();
     out = parser_->release();
     parser_.reset();
     ++requests_;
@@ -188,7 +190,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// True when nothing is left unread: a response was consumed exactly, so the connection can
   /// carry the next request.
-  bool clean() const noexcept { return buffer_.size() == 0; }
+  bool clean() const noexcept { return reusable_ && buffer_.size() == 0; }
 
   /// Whether an idle pooled connection still looks usable: false when the server has closed it
   /// (or, over plain HTTP, sent bytes nobody asked for). A non-blocking peek, no I/O wait.
@@ -266,6 +268,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool https_;
   bool tls_resumed_ = false;
   bool tls_clean_ = false;
+  bool reusable_ = true;
   std::size_t requests_ = 0;
   std::optional<socket_type> tcp_;
   std::optional<tls_stream_type> tls_;
