@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -140,10 +141,13 @@ class connection : public std::enable_shared_from_this<connection> {
     boost::system::error_code ec;
     arm(deadline);
     auto const sent = clock::now();
+    // In the coroutine frame (recycled by Asio), not heap-allocated per write as the message
+    // overload of async_write does.
+    http::request_serializer<http::string_body> sr(req);
     if (tls_)
-      co_await http::async_write(*tls_, req, asio::redirect_error(use_strand, ec));
+      co_await http::async_write(*tls_, sr, asio::redirect_error(use_strand, ec));
     else
-      co_await http::async_write(*tcp_, req, asio::redirect_error(use_strand, ec));
+      co_await http::async_write(*tcp_, sr, asio::redirect_error(use_strand, ec));
     if (ec) {
       disarm();
       o.where = stage::write;
