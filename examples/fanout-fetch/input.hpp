@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace fetch_tool {
@@ -83,6 +84,9 @@ class url_feed {
 
  private:
   void read_all(std::istream& in) {
+    // Lines go to the event loop in batches: as many as the stream already holds (up to 256),
+    // so a fast file costs one wake-up per batch and a slow pipe still delivers each line at once.
+    std::vector<std::string> batch;
     std::string raw;
     while (std::getline(in, raw)) {
       auto first = raw.find_first_not_of(" \t\r");
@@ -90,17 +94,30 @@ class url_feed {
       auto last = raw.find_last_not_of(" \t\r");
       {
         std::unique_lock lock(mutex_);
+        if (in_flight_ >= read_ahead_ && !batch.empty()) {
+          lock.unlock();
+          deliver(std::exchange(batch, {}));  // what we hold is what frees room
+          lock.lock();
+        }
         room_.wait(lock, [&] { return in_flight_ < read_ahead_; });
         ++in_flight_;
       }
-      boost::asio::post(executor_, [this, url = raw.substr(first, last - first + 1)]() mutable {
-        buffer_.push_back(std::move(url));
-        ++received_;
-        changed_.cancel();
-      });
+      batch.push_back(raw.substr(first, last - first + 1));
+      if (batch.size() < 256 && in.rdbuf()->in_avail() > 0) continue;
+      deliver(std::exchange(batch, {}));
     }
+    deliver(std::move(batch));
     boost::asio::post(executor_, [this] {
       closed_ = true;
+      changed_.cancel();
+    });
+  }
+
+  void deliver(std::vector<std::string> batch) {
+    if (batch.empty()) return;
+    boost::asio::post(executor_, [this, batch = std::move(batch)]() mutable {
+      for (auto& url : batch) buffer_.push_back(std::move(url));
+      received_ += batch.size();
       changed_.cancel();
     });
   }
@@ -116,11 +133,14 @@ class url_feed {
       ++freed;
     }
     if (freed == 0) return;
+    bool wake_reader = false;
     {
       std::lock_guard lock(mutex_);
       in_flight_ -= std::min(in_flight_, freed);
+      // Wake the reader only once half the read-ahead is free: one wake-up per many lines.
+      wake_reader = in_flight_ <= read_ahead_ / 2;
     }
-    room_.notify_one();
+    if (wake_reader) room_.notify_one();
   }
 
   boost::asio::any_io_executor executor_;

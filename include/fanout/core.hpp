@@ -11,6 +11,7 @@
 #include <fanout/core/options.hpp>
 #include <fanout/core/rate_limiter.hpp>
 #include <fanout/core/result.hpp>
+#include <fanout/core/retry.hpp>
 #include <fanout/core/run.hpp>
 #include <fanout/core/semaphore.hpp>
 #include <fanout/core/stream.hpp>

@@ -16,14 +16,6 @@ namespace asio = boost::asio;
 using namespace fanout::test;
 using namespace std::chrono_literals;
 
-namespace {
-std::vector<int> iota_vector(int n) {
-  std::vector<int> v(n);
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
-}  // namespace
-
 TEST_CASE("as_completed yields every index exactly once, in completion order") {
   const int threads = GENERATE(1, 2);
   INFO(describe_threads(threads));

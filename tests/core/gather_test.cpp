@@ -20,12 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::vector<int> iota_vector(int n) {
-  std::vector<int> v(n);
-  std::iota(v.begin(), v.end(), 0);
-  return v;
-}
-
 asio::awaitable<int> twice(const int& x) {
   co_await sleep_for(std::chrono::milliseconds(pseudo_random(x) % 15));
   co_return 2 * x;

@@ -91,6 +91,13 @@ struct live_counter {
   };
 };
 
+/// 0, 1, ..., n - 1.
+inline std::vector<int> iota_vector(int n) {
+  std::vector<int> v(n);
+  for (int i = 0; i < n; ++i) v[i] = i;
+  return v;
+}
+
 /// A small deterministic pseudo-random sequence (so failures reproduce).
 inline unsigned pseudo_random(unsigned i) {
   unsigned x = i * 2654435761u + 12345u;

@@ -1,0 +1,97 @@
+// fanout-bench URL N C [--threads T] [--cacert FILE]: N GETs of URL through one fanout::session
+// via gather with max_concurrency C (and C connections per host), every body kept in the results
+// as a user would. The peers (curl-multi, wrk) run beside it in bench/compare.sh.
+//
+// Before the last line: `allocations_per_request A` (a counting global operator new: heap
+// allocations of the whole run divided by N). Last line, exactly:
+//   fanout N C seconds req_per_s errors
+// (seconds from the first request to the last answer; errors = transport errors plus non-2xx).
+// Exit status non-zero when errors > 0.
+
+#include <fanout/fanout.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+}
+
+void* operator new(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace asio = boost::asio;
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: fanout-bench URL N C [--threads T] [--cacert FILE]\n");
+    return 2;
+  }
+  const std::string url = argv[1];
+  const std::size_t n = std::strtoul(argv[2], nullptr, 10);
+  const std::size_t c = std::strtoul(argv[3], nullptr, 10);
+  int threads = 1;
+  std::string cacert;
+  for (int i = 4; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
+    else if (flag == "--cacert") cacert = argv[i + 1];
+  }
+  if (n == 0 || c == 0 || threads < 1) {
+    std::fprintf(stderr, "fanout-bench: N, C and T must be positive\n");
+    return 2;
+  }
+
+  asio::io_context ctx(threads);
+  fanout::session http(ctx, {.max_connections_per_host = c,
+                             .max_connections = c,
+                             .ca_file = cacert});
+  const std::vector<std::string> urls(n, url);
+  std::vector<fanout::result<fanout::response>> responses;
+  std::chrono::steady_clock::time_point t0, t1;
+  std::size_t allocations_before = 0, allocations_after = 0;
+
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        auto get = [&](const std::string& u) { return http.get(u); };
+        allocations_before = allocations.load();
+        t0 = std::chrono::steady_clock::now();
+        responses = co_await fanout::gather(urls, get, {.max_concurrency = c});
+        t1 = std::chrono::steady_clock::now();
+        allocations_after = allocations.load();
+        http.close();
+      },
+      [](std::exception_ptr ep) {
+        if (ep) std::rethrow_exception(ep);
+      });
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ctx.run(); });
+  ctx.run();
+  for (auto& t : pool) t.join();
+
+  std::size_t errors = 0;
+  for (auto& r : responses)
+    if (!r || !r->ok()) ++errors;
+  if (!responses.empty() && !responses.front())
+    std::fprintf(stderr, "first error: %s\n", responses.front().error().message().c_str());
+  const double seconds = std::chrono::duration<double>(t1 - t0).count();
+  std::printf("connections_opened %zu\n", http.stats().connections_opened);
+  std::printf("allocations_per_request %.1f\n",
+              double(allocations_after - allocations_before) / double(n));
+  std::printf("fanout %zu %zu %.3f %.0f %zu\n", n, c, seconds, double(n) / seconds, errors);
+  return errors == 0 ? 0 : 1;
+}
