@@ -248,6 +248,25 @@ TEST_CASE("session: Connection: close is honoured", "[session][pool]") {
   CHECK(server.connections() == 3);
 }
 
+TEST_CASE("session: a body delimited by the end of the connection is not pooled",
+          "[session][pool]") {
+  test_server server;
+  server.route("/until-eof", [](exchange& x) {
+    x.raw = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end";
+    x.close = true;
+  });
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    auto a = co_await s.get(server.url("/until-eof"));
+    CHECK(a.body() == "until the end");
+    auto b = co_await s.get(server.url("/until-eof"));
+    CHECK(b.body() == "until the end");
+    CHECK_FALSE(b.timings().reused);
+    CHECK(s.stats().stale_detected == 0);
+    CHECK(s.stats().stale_retries == 0);
+  });
+  CHECK(server.connections() == 2);
+}
+
 TEST_CASE("session: keep_alive = false sends Connection: close", "[session][pool]") {
   test_server server;
   run_session({.keep_alive = false}, [&](fanout::session& s) -> asio::awaitable<void> {

@@ -19,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -140,10 +141,13 @@ class connection : public std::enable_shared_from_this<connection> {
     boost::system::error_code ec;
     arm(deadline);
     auto const sent = clock::now();
+    // In the coroutine frame (recycled by Asio), not heap-allocated per write as the message
+    // overload of async_write does.
+    http::request_serializer<http::string_body> sr(req);
     if (tls_)
-      co_await http::async_write(*tls_, req, asio::redirect_error(use_strand, ec));
+      co_await http::async_write(*tls_, sr, asio::redirect_error(use_strand, ec));
     else
-      co_await http::async_write(*tcp_, req, asio::redirect_error(use_strand, ec));
+      co_await http::async_write(*tcp_, sr, asio::redirect_error(use_strand, ec));
     if (ec) {
       disarm();
       o.where = stage::write;
@@ -180,6 +184,8 @@ class connection : public std::enable_shared_from_this<connection> {
       tls_clean_ = false;
       co_return o;
     }
+    // A body delimited by the end of the connection leaves nothing to reuse.
+    reusable_ = !parser_->need_eof();
     out = parser_->release();
     parser_.reset();
     ++requests_;
@@ -188,7 +194,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// True when nothing is left unread: a response was consumed exactly, so the connection can
   /// carry the next request.
-  bool clean() const noexcept { return buffer_.size() == 0; }
+  bool clean() const noexcept { return reusable_ && buffer_.size() == 0; }
 
   /// Whether an idle pooled connection still looks usable: false when the server has closed it
   /// (or, over plain HTTP, sent bytes nobody asked for). A non-blocking peek, no I/O wait.
@@ -266,6 +272,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool https_;
   bool tls_resumed_ = false;
   bool tls_clean_ = false;
+  bool reusable_ = true;
   std::size_t requests_ = 0;
   std::optional<socket_type> tcp_;
   std::optional<tls_stream_type> tls_;

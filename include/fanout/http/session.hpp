@@ -47,11 +47,13 @@ struct session_stats {
 /// `close()`, and the requests still running fail with `errc::cancelled` and keep the internals
 /// alive until they finish. The executor's execution context must outlive those requests.
 ///
-/// GCC 12 pitfall: an aggregate temporary such as `fanout::request{...}` written inside a
-/// `co_await` expression is miscompiled by GCC 12 (its std::string members are copied bitwise;
-/// the program frees a bad pointer later). Name the request first:
+/// GCC 12 pitfalls (compiler bugs, not fanout's): inside a coroutine, (1) an aggregate
+/// temporary such as `fanout::request{...}` written inside a `co_await` expression has its
+/// std::string members copied bitwise, and the program later frees a bad pointer; (2) an
+/// initializer list of string literals inside a `co_await` expression, such as
+/// `co_await http.post(u, nlohmann::json{{"k", 1}})`, fails to compile ("array used as
+/// initializer"). Name such values first:
 /// `fanout::request req{.method = "POST", .url = u}; co_await http.request(req);`
-/// Newer compilers and non-aggregate temporaries (`std::string`, `nlohmann::json`) are fine.
 ///
 /// \code
 /// fanout::session http{io.get_executor(), {.max_connections_per_host = 8}};
