@@ -165,9 +165,10 @@ run_once() { # scenario-id url n c peer rep
     curl-multi) cmd=("$bin" "$url" "$n" "$c" "${tls[@]}" --timeout 100) ;;
     wrk) cmd=("$bin" -t1 -c "$c" -d "${wrk_secs[$id]}s" --timeout 10s "$url") ;;
   esac
-  timeout -k 5 150 /usr/bin/time -f %M -o "$rss" "${cmd[@]}" >"$raw" 2>&1 || rc=$?
-  local rss_kib rps secs errors requests
-  rss_kib=$(grep -E '^[0-9]+$' "$rss" 2>/dev/null | tail -1 || true)
+  timeout -k 5 150 /usr/bin/time -f '%M %U %S' -o "$rss" "${cmd[@]}" >"$raw" 2>&1 || rc=$?
+  local rss_kib rps secs errors requests cpu usage
+  usage=$(grep -E '^[0-9]+ [0-9.]+ [0-9.]+$' "$rss" 2>/dev/null | tail -1 || true)
+  rss_kib=$(awk '{print $1}' <<<"$usage")
   if [[ $peer == wrk ]]; then
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$raw")
     requests=$(awk '/ requests in / {print $1}' "$raw")
@@ -193,11 +194,14 @@ run_once() { # scenario-id url n c peer rep
   elif ((rc != 0)) || [[ $errors != 0 ]]; then
     say "$id $peer rep $rep: exit $rc, errors $errors, see $raw"
   fi
-  runs[$id,$peer]+="$rps ${secs:--} ${rss_kib:--} ${errors:--} $rc ${requests:--}"$'\n'
-  say "$(printf '%-10s %-10s rep %d: %10s req/s %9s s %8s KiB errors %s' \
-    "$id" "$peer" "$rep" "$rps" "$secs" "${rss_kib:--}" "$errors")"
+  # client CPU (user + system) per request, in microseconds
+  cpu=$(awk -v r="${requests:-0}" '$2 != "" && r > 0 {printf "%.1f", ($2 + $3) * 1e6 / r}' <<<"$usage")
+  runs[$id,$peer]+="$rps ${secs:--} ${rss_kib:--} ${errors:--} $rc ${requests:--} ${cpu:--}"$'\n'
+  say "$(printf '%-10s %-10s rep %d: %10s req/s %9s s %8s KiB %7s us CPU/req errors %s' \
+    "$id" "$peer" "$rep" "$rps" "$secs" "${rss_kib:--}" "${cpu:--}" "$errors")"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm nginx (page cache, TLS session cache) and the CPU governor before measuring.
 if [[ -n ${bin_of[curl-multi]:-} ]]; then
   "${bin_of[curl-multi]}" "$http/100b" 20000 64 >/dev/null 2>&1 || true
@@ -215,7 +219,7 @@ done
 
 # ---- 5. table ---------------------------------------------------------------------------
 # median FIELD over the runs of scenario,peer that ended without error
-median() { # id peer field(1 rps, 2 secs, 3 rss) -> prints median or nothing
+median() { # id peer field(1 rps, 2 secs, 3 rss, 7 cpu us/req) -> prints median or nothing
   local lines=${runs[$1,$2]:-}
   [[ -n $lines ]] || return 0
   awk -v f="$3" 'NF && $1 != "-" && $4 == 0 && $5 == 0 && $f != "-" {print $f}' <<<"$lines" |
@@ -258,6 +262,40 @@ ratio() { # id kind peer-a peer-b -> a/b for rates, a/b of seconds for time
   awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f\n", a / b}'
 }
 
+field_table() { # field title... -> a table of that field's medians, fanout/curl last
+  local field=$1 peer s id label url n c kind row v a b
+  shift
+  echo "$*; fanout/curl in the last column:"
+  echo
+  row="| scenario |"
+  for peer in "${peers[@]}"; do row+=" $peer |"; done
+  echo "$row fanout/curl |"
+  row="|---|"
+  for peer in "${peers[@]}"; do row+="---:|"; done
+  echo "$row---:|"
+  for s in "${scenarios[@]}"; do
+    IFS='|' read -r id label url n c kind <<<"$s"
+    row="| $label |"
+    for peer in "${peers[@]}"; do
+      if [[ -z ${bin_of[${peer_bin[$peer]}]:-} ]]; then
+        row+=" ${reason_of[${peer_bin[$peer]}]:-not built} |"
+      else
+        v=$(median "$id" "$peer" "$field")
+        row+=" ${v:-failed} |"
+      fi
+    done
+    a=$(median "$id" fanout "$field")
+    b=$(median "$id" curl-multi "$field")
+    if [[ -n $a && -n $b ]]; then
+      row+=" $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}') |"
+    else
+      row+=" – |"
+    fi
+    echo "$row"
+  done
+  echo
+}
+
 wrk_requests() { # id -> median requests wrk sent
   awk 'NF && $6 != "-" {print $6}' <<<"${runs[$1,wrk]:-}" | sort -n |
     awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'
@@ -269,7 +307,8 @@ wrk_requests() { # id -> median requests wrk sent
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')),"
   echo "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///') 1 worker on the same cores, loopback;" \
     "$(curl-config --version 2>/dev/null || echo libcurl), wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null || echo '?');" \
-    "fanout $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?')"
+    "fanout $(git -C "$repo" describe --always --dirty 2>/dev/null || echo '?');" \
+    "load average before/after: $load_before / $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   header="| scenario |"
   sep="|---|"
@@ -298,34 +337,9 @@ wrk_requests() { # id -> median requests wrk sent
     echo "$row"
   done
   echo
-  echo "Peak RSS in KiB (median, /usr/bin/time -f %M); fanout/curl in the last column:"
-  echo
-  header="| scenario |"
-  sep="|---|"
-  for peer in "${peers[@]}"; do header+=" $peer |"; sep+="---:|"; done
-  echo "$header fanout/curl |"
-  echo "$sep---:|"
-  for s in "${scenarios[@]}"; do
-    IFS='|' read -r id label url n c kind <<<"$s"
-    row="| $label |"
-    for peer in "${peers[@]}"; do
-      if [[ -z ${bin_of[${peer_bin[$peer]}]:-} ]]; then
-        row+=" ${reason_of[${peer_bin[$peer]}]:-not built} |"
-      else
-        v=$(median "$id" "$peer" 3)
-        row+=" ${v:-failed} |"
-      fi
-    done
-    a=$(median "$id" fanout 3)
-    b=$(median "$id" curl-multi 3)
-    if [[ -n $a && -n $b ]]; then
-      row+=" $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}') |"
-    else
-      row+=" – |"
-    fi
-    echo "$row"
-  done
-  echo
+  field_table 3 "Peak RSS in KiB (median, /usr/bin/time -f %M)"
+  field_table 7 "Client CPU time (user + system) per request in microseconds (median): less" \
+    "sensitive than requests/s to what else runs on the machine"
   echo "wrk runs for whole seconds (at least 1 s) and sends more than N at these rates; it"
   echo "sent (median requests per run):"
   for s in "${scenarios[@]}"; do
