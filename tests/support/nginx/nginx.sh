@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # A throwaway nginx on loopback for fanout's integration tests and benchmarks.
 #
-#   nginx.sh start <dir> [--access-log]   generate certs + config into <dir>, start nginx
+#   nginx.sh start <dir> [--access-log] [--ipv6]
+#                                         generate certs + config into <dir>, start nginx;
+#                                         --ipv6 also listens on [::1] on the same ports
 #   nginx.sh stop <dir>                   stop the nginx started on <dir> and wait for it
 #   nginx.sh status <dir>                 exit 0 when it runs
 #
 # Installs nothing (the caller's setup step runs apt-get: nginx-light or nginx,
 # libnginx-mod-http-echo, openssl). Never touches /etc/nginx, /var/log/nginx or port 80:
-# everything lives in <dir>. Listens on 127.0.0.1 only, on two free ports it picks.
+# everything lives in <dir>. Listens on 127.0.0.1 only (and [::1] with --ipv6), on two free
+# ports it picks.
 #
 # What start writes into <dir>:
-#   ports.env          HTTP_PORT=, HTTPS_PORT=, CA_FILE=, DELAY_ROUTE= (source it from a shell)
+#   ports.env          HTTP_PORT=, HTTPS_PORT=, CA_FILE=, DELAY_ROUTE=, IPV6= (source it)
 #   ca.pem             the throwaway CA: the bundle clients verify against (--cacert)
 #   ca.key server.key server.crt openssl.cnf   the CA key and the server certificate for
 #                      localhost, 127.0.0.1 and ::1 (ECDSA P-256, 30 days; kept across
@@ -30,7 +33,7 @@ die() { echo "nginx.sh: $*" >&2; exit 1; }
 log() { echo "nginx.sh: $*" >&2; }
 
 usage() {
-  echo "usage: nginx.sh start <dir> [--access-log] | stop <dir> | status <dir>" >&2
+  echo "usage: nginx.sh start <dir> [--access-log] [--ipv6] | stop <dir> | status <dir>" >&2
   exit 2
 }
 
@@ -141,8 +144,11 @@ gen_content() {
 }
 
 write_conf() {
-  local dir=$1 http_port=$2 https_port=$3 access_log=$4 echo_module=$5
-  local temps='' m
+  local dir=$1 http_port=$2 https_port=$3 access_log=$4 echo_module=$5 ipv6=$6
+  local temps='' m listen6=''
+  if ((ipv6)); then
+    listen6="        listen [::1]:$http_port;"$'\n'"        listen [::1]:$https_port ssl;"
+  fi
   for m in client_body proxy fastcgi uwsgi scgi; do
     if [[ $m == client_body ]] || ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
       mkdir -p "$dir/tmp/$m"
@@ -188,6 +194,7 @@ $temps
     server {
         listen 127.0.0.1:$http_port;
         listen 127.0.0.1:$https_port ssl;
+$listen6
         server_name localhost;
         root $dir/html;
 
@@ -221,7 +228,7 @@ wait_listening() {
 }
 
 cmd_start() {
-  local dir=$1 access_log_flag=$2 pid
+  local dir=$1 access_log_flag=$2 ipv6=$3 pid
   [[ -x $NGINX ]] || die "$NGINX not found (apt-get install nginx-light)"
   command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
   command -v ss >/dev/null || die "ss not found (apt-get install iproute2)"
@@ -249,7 +256,7 @@ cmd_start() {
   for ((attempt = 1; attempt <= 5; attempt++)); do
     http_port=$(pick_port)
     https_port=$(pick_port "$http_port")
-    write_conf "$dir" "$http_port" "$https_port" "$access_log" "$echo_module"
+    write_conf "$dir" "$http_port" "$https_port" "$access_log" "$echo_module" "$ipv6"
     : >"$dir/error.log"
     # Daemonises: returns once the listening sockets are bound (or failed).
     if "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log"; then
@@ -269,6 +276,7 @@ HTTP_PORT=$http_port
 HTTPS_PORT=$https_port
 CA_FILE=$dir/ca.pem
 DELAY_ROUTE=$delay
+IPV6=$ipv6
 EOF
       log "nginx pid $pid on http://127.0.0.1:$http_port https://127.0.0.1:$https_port ($dir)"
       return 0
@@ -326,14 +334,15 @@ cmd=$1 dir=$2
 shift 2
 case $cmd in
   start)
-    access_log=0
+    access_log=0 ipv6=0
     for a in "$@"; do
       case $a in
         --access-log) access_log=1 ;;
+        --ipv6) ipv6=1 ;;
         *) usage ;;
       esac
     done
-    cmd_start "$dir" "$access_log"
+    cmd_start "$dir" "$access_log" "$ipv6"
     ;;
   stop) (($# == 0)) || usage; cmd_stop "$dir" ;;
   status) (($# == 0)) || usage; cmd_status "$dir" ;;
