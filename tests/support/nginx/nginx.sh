@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A throwaway nginx on loopback for fanout's integration tests and benchmarks.
 #
-#   nginx.sh start <dir> [--access-log] [--ipv6]
+#   nginx.sh start <dir> [--access-log] [--ipv6] [--cpu N]
 #                                         generate certs + config into <dir>, start nginx;
-#                                         --ipv6 also listens on [::1] on the same ports
+#                                         --ipv6 also listens on [::1] on the same ports;
+#                                         --cpu N pins the worker to CPU N
 #   nginx.sh stop <dir>                   stop the nginx started on <dir> and wait for it
 #   nginx.sh status <dir>                 exit 0 when it runs
 #
@@ -33,7 +34,7 @@ die() { echo "nginx.sh: $*" >&2; exit 1; }
 log() { echo "nginx.sh: $*" >&2; }
 
 usage() {
-  echo "usage: nginx.sh start <dir> [--access-log] [--ipv6] | stop <dir> | status <dir>" >&2
+  echo "usage: nginx.sh start <dir> [--access-log] [--ipv6] [--cpu N] | stop <dir> | status <dir>" >&2
   exit 2
 }
 
@@ -144,8 +145,14 @@ gen_content() {
 }
 
 write_conf() {
-  local dir=$1 http_port=$2 https_port=$3 access_log=$4 echo_module=$5 ipv6=$6
-  local temps='' m listen6=''
+  local dir=$1 http_port=$2 https_port=$3 access_log=$4 echo_module=$5 ipv6=$6 cpu=$7
+  local temps='' m listen6='' affinity=''
+  if [[ -n $cpu ]]; then
+    # a bit mask, CPU 0 rightmost: CPU 2 -> 100
+    local mask=1 i
+    for ((i = 0; i < cpu; i++)); do mask+=0; done
+    affinity="worker_cpu_affinity $mask;"
+  fi
   if ((ipv6)); then
     listen6="        listen [::1]:$http_port;"$'\n'"        listen [::1]:$https_port ssl;"
   fi
@@ -161,6 +168,7 @@ write_conf() {
     ((EUID == 0)) && echo "user root;"
     cat <<EOF
 worker_processes 1;
+$affinity
 worker_rlimit_nofile 8192;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
@@ -228,7 +236,7 @@ wait_listening() {
 }
 
 cmd_start() {
-  local dir=$1 access_log_flag=$2 ipv6=$3 pid
+  local dir=$1 access_log_flag=$2 ipv6=$3 cpu=$4 pid
   [[ -x $NGINX ]] || die "$NGINX not found (apt-get install nginx-light)"
   command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
   command -v ss >/dev/null || die "ss not found (apt-get install iproute2)"
@@ -256,7 +264,7 @@ cmd_start() {
   for ((attempt = 1; attempt <= 5; attempt++)); do
     http_port=$(pick_port)
     https_port=$(pick_port "$http_port")
-    write_conf "$dir" "$http_port" "$https_port" "$access_log" "$echo_module" "$ipv6"
+    write_conf "$dir" "$http_port" "$https_port" "$access_log" "$echo_module" "$ipv6" "$cpu"
     : >"$dir/error.log"
     # Daemonises: returns once the listening sockets are bound (or failed).
     if "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log"; then
@@ -334,15 +342,21 @@ cmd=$1 dir=$2
 shift 2
 case $cmd in
   start)
-    access_log=0 ipv6=0
-    for a in "$@"; do
-      case $a in
+    access_log=0 ipv6=0 cpu=''
+    while (($#)); do
+      case $1 in
         --access-log) access_log=1 ;;
         --ipv6) ipv6=1 ;;
+        --cpu)
+          if (($# < 2)) || ! [[ $2 =~ ^[0-9]+$ ]] || (($2 >= $(nproc --all))); then usage; fi
+          cpu=$2
+          shift
+          ;;
         *) usage ;;
       esac
+      shift
     done
-    cmd_start "$dir" "$access_log" "$ipv6"
+    cmd_start "$dir" "$access_log" "$ipv6" "$cpu"
     ;;
   stop) (($# == 0)) || usage; cmd_stop "$dir" ;;
   status) (($# == 0)) || usage; cmd_status "$dir" ;;
