@@ -58,7 +58,7 @@ started_at=$SECONDS
 # ---- 1. packages ------------------------------------------------------------------------
 # The library's own build dependencies too, so that this runs from a fresh clone.
 packages=(nginx-light libnginx-mod-http-echo wrk libcurl4-openssl-dev time openssl iproute2
-  coreutils util-linux cmake make g++ gcc pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
+  coreutils util-linux procps cmake make g++ gcc pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
   zlib1g-dev nlohmann-json3-dev)
 if ((install)); then
   missing=()
@@ -169,6 +169,19 @@ declare -A peer_bin=([fanout]=fanout-bench [fanout-mt]=fanout-bench [curl-multi]
 declare -A wrk_secs  # per scenario: wrk's duration, adapted to its measured rate
 declare -A runs      # scenario,peer -> lines "rps seconds rss_kib errors rc requests"
 
+# The share of the machine's CPU that neither the client nor nginx used during a run: what
+# else ran (another build, say) and so how far to trust that run's wall-clock figures.
+# Ticks of user + nice + system from /proc/stat, less nginx's worker and the client.
+hz=$(getconf CLK_TCK)
+ngx_master=$(<"$ngx_dir/nginx.pid")
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4; exit}' /proc/stat; }
+nginx_ticks() {
+  local w
+  for w in $(pgrep -P "$ngx_master"); do
+    awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$w/stat" 2>/dev/null || true
+  done | awk '{s += $1} END {print s + 0}'
+}
+
 run_once() { # scenario-id url n c peer rep
   local id=$1 url=$2 n=$3 c=$4 peer=$5 rep=$6
   local bin=${bin_of[${peer_bin[$peer]}]:-}
@@ -182,8 +195,11 @@ run_once() { # scenario-id url n c peer rep
     curl-multi) cmd=("$bin" "$url" "$n" "$c" "${tls[@]}" --timeout 100) ;;
     wrk) cmd=("$bin" -t1 -c "$c" -d "${wrk_secs[$id]}s" --timeout 10s "$url") ;;
   esac
+  local b0 n0 t0 b1 n1 t1 other
+  b0=$(busy_ticks) n0=$(nginx_ticks) t0=$EPOCHREALTIME
   timeout -k 5 150 /usr/bin/time -f '%M %U %S' -o "$rss" "${client[@]}" "${cmd[@]}" >"$raw" 2>&1 ||
     rc=$?
+  b1=$(busy_ticks) n1=$(nginx_ticks) t1=$EPOCHREALTIME
   local rss_kib rps secs errors requests cpu usage
   usage=$(grep -E '^[0-9]+ [0-9.]+ [0-9.]+$' "$rss" 2>/dev/null | tail -1 || true)
   rss_kib=$(awk '{print $1}' <<<"$usage")
@@ -214,9 +230,13 @@ run_once() { # scenario-id url n c peer rep
   fi
   # client CPU (user + system) per request, in microseconds
   cpu=$(awk -v r="${requests:-0}" '$2 != "" && r > 0 {printf "%.1f", ($2 + $3) * 1e6 / r}' <<<"$usage")
-  runs[$id,$peer]+="$rps ${secs:--} ${rss_kib:--} ${errors:--} $rc ${requests:--} ${cpu:--}"$'\n'
-  say "$(printf '%-10s %-10s rep %d: %10s req/s %9s s %8s KiB %7s us CPU/req errors %s' \
-    "$id" "$peer" "$rep" "$rps" "$secs" "${rss_kib:--}" "${cpu:--}" "$errors")"
+  # percent of all CPUs used by other processes during the run
+  other=$(awk -v b="$((b1 - b0))" -v n="$((n1 - n0))" -v t0="$t0" -v t1="$t1" -v hz="$hz" \
+    -v cpus="$(nproc)" '$2 != "" {o = (b - n - ($2 + $3) * hz) / ((t1 - t0) * hz * cpus) * 100
+      printf "%.0f", o < 0 ? 0 : o}' <<<"$usage")
+  runs[$id,$peer]+="$rps ${secs:--} ${rss_kib:--} ${errors:--} $rc ${requests:--} ${cpu:--} ${other:--}"$'\n'
+  say "$(printf '%-10s %-10s rep %d: %10s req/s %9s s %8s KiB %7s us CPU/req errors %s, other processes %s%% CPU' \
+    "$id" "$peer" "$rep" "$rps" "$secs" "${rss_kib:--}" "${cpu:--}" "$errors" "${other:--}")"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -237,7 +257,7 @@ done
 
 # ---- 5. table ---------------------------------------------------------------------------
 # median FIELD over the runs of scenario,peer that ended without error
-median() { # id peer field(1 rps, 2 secs, 3 rss, 7 cpu us/req) -> prints median or nothing
+median() { # id peer field(1 rps, 2 secs, 3 rss, 7 cpu us/req, 8 other CPU %) -> median or nothing
   local lines=${runs[$1,$2]:-}
   [[ -n $lines ]] || return 0
   awk -v f="$3" 'NF && $1 != "-" && $4 == 0 && $5 == 0 && $f != "-" {print $f}' <<<"$lines" |
@@ -348,6 +368,17 @@ wrk_requests() { # id -> median requests wrk sent
   done
   header+=" fanout/curl | fanout/wrk |"
   sep+="---:|---:|"
+  # what else used the CPUs during all runs
+  other_all=$(for k in "${!runs[@]}"; do awk 'NF && $8 != "-" {print $8}' <<<"${runs[$k]}"; done |
+    sort -n | awk '{v[NR] = $1} END {if (NR) printf "%d %d", v[int((NR + 1) / 2)], v[NR]}')
+  if [[ -n $other_all ]]; then
+    read -r other_med other_max <<<"$other_all"
+    echo "Other processes used ${other_med}% of the CPUs during a run (median; ${other_max}% at most)."
+    if ((other_med > 5)); then
+      echo "**The machine was busy: wall-clock figures (requests/s) are unreliable; compare CPU per request, or rerun on a quiet machine.**"
+    fi
+    echo
+  fi
   echo "$header"
   echo "$sep"
   for s in "${scenarios[@]}"; do
@@ -363,6 +394,7 @@ wrk_requests() { # id -> median requests wrk sent
   done
   echo
   field_table 3 "Peak RSS in KiB (median, /usr/bin/time -f %M)"
+  field_table 8 "Share of all CPUs (%) used by other processes during the runs (median)"
   field_table 7 "Client CPU time (user + system) per request in microseconds (median): less" \
     "sensitive than requests/s to what else runs on the machine"
   echo "wrk runs for whole seconds (at least 1 s) and sends more than N at these rates; it"
