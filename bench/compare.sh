@@ -2,7 +2,7 @@
 # fanout against libcurl's multi interface and wrk, on one local nginx, in one run.
 #
 #   bench/compare.sh [--build-dir DIR] [--reps R] [--scale K] [--threads T] [--pin]
-#                    [--no-install] [--no-build]
+#                    [--wait-quiet S] [--no-install] [--no-build]
 #
 # 1. installs what it needs from Debian when missing (root: apt-get), 2. builds the bench
 # targets (Release) in DIR (default: <repo>/build-bench), 3. starts nginx (1 worker, loopback,
@@ -20,6 +20,8 @@
 # scheduler decides whether the ping-pong crosses cores: about 10,000 vs 25,000 req/s here).
 # Cells show the median and, with R > 1, the range (min-max) of the runs. --scale K multiplies
 # N (not the delay scenario's 300) for longer, steadier runs than the issue's N = 20,000.
+# Each run also records how much CPU other processes used meanwhile; --wait-quiet S waits up
+# to S seconds before each scenario until the machine is idle (< 10% busy over 1 s).
 # The raw output of every run is kept in DIR/compare/. nginx shares the machine's cores with
 # the client under test: the figures are for this machine only.
 set -euo pipefail
@@ -33,6 +35,7 @@ reps=3
 threads=''
 pin=0
 scale=1
+wait_quiet=0
 install=1
 do_build=1
 while (($#)); do
@@ -42,6 +45,7 @@ while (($#)); do
     --threads) threads=$2; shift 2 ;;
     --pin) pin=1; shift ;;
     --scale) scale=$2; shift 2 ;;
+    --wait-quiet) wait_quiet=$2; shift 2 ;;
     --no-install) install=0; shift ;;
     --no-build) do_build=0; shift ;;
     -h | --help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
@@ -49,6 +53,7 @@ while (($#)); do
   esac
 done
 [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --reps must be a positive integer" >&2; exit 2; }
+[[ $wait_quiet =~ ^[0-9]+$ ]] || { echo "compare.sh: --wait-quiet takes seconds" >&2; exit 2; }
 [[ $scale =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --scale must be a positive integer" >&2; exit 2; }
 [[ -z $threads || $threads =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: bad --threads" >&2; exit 2; }
 
@@ -245,8 +250,27 @@ if [[ -n ${bin_of[curl-multi]:-} ]]; then
   "${bin_of[curl-multi]}" "$http/100b" 20000 64 >/dev/null 2>&1 || true
 fi
 
+# Waits up to $wait_quiet seconds until the CPUs were less than 10% busy over one second.
+wait_for_quiet() {
+  local until=$((SECONDS + wait_quiet)) b0 b1 pct
+  while true; do
+    b0=$(busy_ticks)
+    sleep 1
+    b1=$(busy_ticks)
+    pct=$(((b1 - b0) * 100 / (hz * $(nproc))))
+    ((pct < 10)) && return 0
+    if ((SECONDS >= until)); then
+      say "machine still ${pct}% busy after waiting ${wait_quiet} s: measuring anyway"
+      return 0
+    fi
+    say "machine ${pct}% busy: waiting"
+    sleep 4
+  done
+}
+
 for s in "${scenarios[@]}"; do
   IFS='|' read -r id label url n c kind <<<"$s"
+  ((wait_quiet == 0)) || wait_for_quiet
   wrk_secs[$id]=1
   for ((rep = 1; rep <= reps; rep++)); do
     for peer in "${peers[@]}"; do
