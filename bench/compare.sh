@@ -330,17 +330,19 @@ ratio() { # id kind peer-a peer-b -> a/b for rates, a/b of seconds for time
   awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f\n", a / b}'
 }
 
-field_table() { # field title... -> a table of that field's medians, fanout/curl last
-  local field=$1 peer s id label url n c kind row v a b
-  shift
-  echo "$*; fanout/curl in the last column:"
+field_table() { # field ratio(1/0) title... -> a table of that field's medians [, fanout/curl]
+  local field=$1 with_ratio=$2 peer s id label url n c kind row v a b
+  shift 2
+  if ((with_ratio)); then echo "$*; fanout/curl in the last column:"; else echo "$*:"; fi
   echo
   row="| scenario |"
   for peer in "${peers[@]}"; do row+=" $peer |"; done
-  echo "$row fanout/curl |"
+  ((with_ratio)) && row+=" fanout/curl |"
+  echo "$row"
   row="|---|"
   for peer in "${peers[@]}"; do row+="---:|"; done
-  echo "$row---:|"
+  ((with_ratio)) && row+="---:|"
+  echo "$row"
   for s in "${scenarios[@]}"; do
     IFS='|' read -r id label url n c kind <<<"$s"
     row="| $label |"
@@ -352,12 +354,14 @@ field_table() { # field title... -> a table of that field's medians, fanout/curl
         row+=" ${v:-failed} |"
       fi
     done
-    a=$(median "$id" fanout "$field")
-    b=$(median "$id" curl-multi "$field")
-    if [[ -n $a && -n $b ]]; then
-      row+=" $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}') |"
-    else
-      row+=" – |"
+    if ((with_ratio)); then
+      a=$(median "$id" fanout "$field")
+      b=$(median "$id" curl-multi "$field")
+      if [[ -n $a && -n $b ]]; then
+        row+=" $(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2f", a / b}') |"
+      else
+        row+=" – |"
+      fi
     fi
     echo "$row"
   done
@@ -417,10 +421,11 @@ wrk_requests() { # id -> median requests wrk sent
     echo "$row"
   done
   echo
-  field_table 3 "Peak RSS in KiB (median, /usr/bin/time -f %M)"
-  field_table 8 "Share of all CPUs (%) used by other processes during the runs (median)"
-  field_table 7 "Client CPU time (user + system) per request in microseconds (median): less" \
-    "sensitive than requests/s to what else runs on the machine"
+  field_table 3 1 "Peak RSS in KiB (median, /usr/bin/time -f %M)"
+  field_table 7 1 "Client CPU time (user + system) per request in microseconds (median; GNU time" \
+    "counts in 10 ms steps, coarse for the 300-request row): less sensitive than requests/s to" \
+    "what else runs on the machine"
+  field_table 8 0 "Share of all CPUs (%) that other processes used during the runs (median)"
   echo "wrk runs for whole seconds (at least 1 s) and sends more than N at these rates; it"
   echo "sent (median requests per run):"
   for s in "${scenarios[@]}"; do
