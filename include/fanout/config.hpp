@@ -6,6 +6,18 @@
 // without touching each file.
 #ifndef FANOUT_DECL
 #define FANOUT_DECL inline
+namespace boost::asio {}
+namespace fanout {
+/// fanout's headers say `asio::` for `boost::asio::`, as Beast says `net::`.
+namespace asio = boost::asio;
+}  // namespace fanout
+
 #endif
+
+namespace boost::asio {}
+namespace fanout {
+/// fanout's headers say `asio::` for `boost::asio::`, as Beast says `net::`.
+namespace asio = boost::asio;
+}  // namespace fanout
 
 #endif

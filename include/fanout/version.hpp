@@ -10,8 +10,8 @@
 #define FANOUT_STRINGIZE(x) FANOUT_STRINGIZE_IMPL(x)
 
 /// "0.1.0": used in the default User-Agent.
-#define FANOUT_VERSION_STRING                                                     \
-  FANOUT_STRINGIZE(FANOUT_VERSION_MAJOR)                                          \
+#define FANOUT_VERSION_STRING            \
+  FANOUT_STRINGIZE(FANOUT_VERSION_MAJOR) \
   "." FANOUT_STRINGIZE(FANOUT_VERSION_MINOR) "." FANOUT_STRINGIZE(FANOUT_VERSION_PATCH)
 
 #endif

@@ -7,6 +7,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <exception>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +40,13 @@ enum class errc {
   json,                ///< the body is not the JSON the caller asked for
   http_status,         ///< the server answered >= 400 and `raise_for_status` was set
 };
+
+}  // namespace fanout
+
+template <>
+struct boost::system::is_error_code_enum<fanout::errc> : std::true_type {};
+
+namespace fanout {
 
 namespace detail {
 
@@ -121,11 +129,15 @@ class error {
   }
 
   /// The exception the callable threw, or null.
-  std::exception_ptr exception() const noexcept {
-    return details_ ? details_->exception : nullptr;
-  }
+  std::exception_ptr exception() const noexcept { return details_ ? details_->exception : nullptr; }
 
   friend bool operator==(const error& e, errc c) noexcept { return e.code_ == c; }
+
+  /// Writes `message()`, for logs (and for `result<T>`'s own stream operator).
+  template <class Ch, class Tr>
+  friend std::basic_ostream<Ch, Tr>& operator<<(std::basic_ostream<Ch, Tr>& os, const error& e) {
+    return os << e.message();
+  }
 
  private:
   struct details {
@@ -211,8 +223,5 @@ FANOUT_DECL std::string error_name(const boost::system::error_code& ec) {
 }
 
 }  // namespace fanout
-
-template <>
-struct boost::system::is_error_code_enum<fanout::errc> : std::true_type {};
 
 #endif

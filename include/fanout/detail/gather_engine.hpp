@@ -1,0 +1,372 @@
+#ifndef FANOUT_DETAIL_GATHER_ENGINE_HPP
+#define FANOUT_DETAIL_GATHER_ENGINE_HPP
+
+// The machinery shared by gather and as_completed: one engine per run starts items lazily up to
+// the cap, collects their outcomes, and applies fail-fast, the deadline and cancellation. All of
+// its state and every item coroutine live on one strand, so it needs no locks and is safe on a
+// multi-threaded executor.
+
+#include <fanout/core/error.hpp>
+#include <fanout/core/options.hpp>
+#include <fanout/core/result.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace fanout::detail {
+
+namespace asio = boost::asio;
+
+template <class T>
+struct is_default_awaitable : std::false_type {};
+template <class T>
+struct is_default_awaitable<asio::awaitable<T, asio::any_io_executor>> : std::true_type {};
+
+// What the callable returns for an item passed as `Arg`: it may take (item) or (item, index).
+template <class F, class Arg>
+auto item_awaitable_type() {
+  if constexpr (std::invocable<F&, Arg, std::size_t>)
+    return std::type_identity<std::invoke_result_t<F&, Arg, std::size_t>>{};
+  else if constexpr (std::invocable<F&, Arg>)
+    return std::type_identity<std::invoke_result_t<F&, Arg>>{};
+  else
+    return std::type_identity<void>{};
+}
+
+template <class View, class F>
+struct item_traits {
+  using reference = std::ranges::range_reference_t<View>;
+  // A multi-pass range of lvalues keeps its elements where they are for the whole run: items
+  // refer to them. Anything else (single-pass ranges, views that make elements on the fly) is
+  // moved or copied into the item's coroutine, so the callable may suspend safely.
+  static constexpr bool by_reference =
+      std::ranges::forward_range<View> && std::is_lvalue_reference_v<reference>;
+  using stored = std::conditional_t<by_reference, reference, std::ranges::range_value_t<View>>;
+  using arg = std::conditional_t<by_reference, reference, stored&>;
+  static constexpr bool takes_index = std::invocable<F&, arg, std::size_t>;
+  using awaitable_type = typename decltype(item_awaitable_type<F, arg>())::type;
+  static constexpr bool valid = is_default_awaitable<awaitable_type>::value;
+};
+
+template <class Range, class F>
+using traits_for = item_traits<std::views::all_t<Range>, std::decay_t<F>>;
+
+/// Satisfied when `F` can be called with an element of `Range` (and optionally its index) and
+/// returns `boost::asio::awaitable<T>`.
+template <class F, class Range>
+concept item_callable = std::ranges::input_range<Range> && std::ranges::viewable_range<Range> &&
+    traits_for<Range, F>::valid;
+
+template <class Range, class F>
+using item_value_t = typename traits_for<Range, F>::awaitable_type::value_type;
+
+enum class stop_reason { none, fail_fast, timeout, cancelled };
+
+FANOUT_DECL error stop_error(stop_reason why) {
+  switch (why) {
+    case stop_reason::timeout:
+      return error(errc::timeout, "timed out: the run's deadline passed before this item finished");
+    case stop_reason::fail_fast:
+      return error(errc::cancelled, "cancelled: another item failed and fail_fast is set");
+    default: return error(errc::cancelled, "cancelled: the run was cancelled");
+  }
+}
+
+FANOUT_DECL error error_from_exception_ptr(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (...) {
+    return error_from_current_exception();
+  }
+}
+
+/// The engine as as_completed's stream sees it: its element type only.
+template <class T>
+class completion_source {
+ public:
+  using executor_type = asio::strand<asio::any_io_executor>;
+
+  virtual ~completion_source() = default;
+
+  /// Binds the run to a strand of `ex`. Called once, before the first `next()`.
+  virtual void start(asio::any_io_executor ex) = 0;
+  virtual bool started() const noexcept = 0;
+  virtual executor_type get_executor() const = 0;
+
+  /// The next outcome, or nullopt when every item has been reported. Runs on the strand; one
+  /// call at a time. Cancelling it stops the run: the rest report `errc::cancelled`.
+  virtual asio::awaitable<std::optional<completed<T>>> next() = 0;
+
+  /// Stops the run from any thread; items still running are cancelled.
+  virtual void cancel() = 0;
+};
+
+template <class View, class F>
+class gather_engine final
+    : public completion_source<typename item_traits<View, F>::awaitable_type::value_type>,
+      public std::enable_shared_from_this<gather_engine<View, F>> {
+  using traits = item_traits<View, F>;
+
+ public:
+  using value_type = typename traits::awaitable_type::value_type;
+  using result_type = result<value_type>;
+  using completed_type = completed<value_type>;
+  using executor_type = asio::strand<asio::any_io_executor>;
+
+  gather_engine(View view, F fn, gather_options options)
+      : view_(std::move(view)), fn_(std::move(fn)), options_(std::move(options)) {}
+
+  void start(asio::any_io_executor ex) override {
+    strand_.emplace(asio::make_strand(std::move(ex)));
+    wake_.emplace(*strand_, asio::steady_timer::time_point::max());
+    deadline_.emplace(*strand_);
+    it_.emplace(std::ranges::begin(view_));
+  }
+
+  bool started() const noexcept override { return strand_.has_value(); }
+
+  executor_type get_executor() const override { return *strand_; }
+
+  /// The number of items, when the range knows it without being walked.
+  std::optional<std::size_t> size_hint() {
+    if constexpr (std::ranges::sized_range<View>)
+      return static_cast<std::size_t>(std::ranges::size(view_));
+    else
+      return std::nullopt;
+  }
+
+  asio::awaitable<std::optional<completed_type>> next() override {
+    return next(this->shared_from_this());
+  }
+
+  static asio::awaitable<std::optional<completed_type>> next(std::shared_ptr<gather_engine> self) {
+    // Cancellation of the caller is an event to handle (stop the run, wait for the items), not
+    // an exception to unwind with.
+    co_await asio::this_coro::throw_if_cancelled(false);
+    if (!self->deadline_armed_) self->arm_deadline();
+    for (;;) {
+      self->fill();
+      if (!self->ready_.empty()) {
+        auto done = std::move(self->ready_.front());
+        self->ready_.pop_front();
+        co_return done;
+      }
+      if (self->stop_ != stop_reason::none && !self->exhausted()) co_return self->skip_next();
+      if (self->exhausted() && self->in_flight_ == 0) {
+        self->deadline_->cancel();
+        co_return std::nullopt;
+      }
+      // Everything here runs on the strand, so no completion can slip in between this check
+      // and the wait: an item that finishes wakes us by cancelling the timer.
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() == asio::cancellation_type::none) {
+        self->wake_->expires_at(asio::steady_timer::time_point::max());
+        co_await self->wake_->async_wait(asio::as_tuple(asio::use_awaitable));
+        state = co_await asio::this_coro::cancellation_state;
+      }
+      if (state.cancelled() != asio::cancellation_type::none) {
+        co_await asio::this_coro::reset_cancellation_state();
+        self->stop(stop_reason::cancelled);
+      }
+    }
+  }
+
+  void cancel() override {
+    if (!started()) return;
+    asio::post(*strand_, [self = this->shared_from_this()] { self->stop(stop_reason::cancelled); });
+  }
+
+ private:
+  // One running item: its cancellation signal and where its coroutine leaves the outcome.
+  struct child {
+    asio::cancellation_signal signal;
+    std::optional<result_type> outcome;
+    std::size_t index = 0;
+    stop_reason reason = stop_reason::none;
+    bool active = false;
+  };
+
+  bool exhausted() { return *it_ == std::ranges::end(view_); }
+
+  void arm_deadline() {
+    deadline_armed_ = true;
+    if (options_.timeout <= std::chrono::steady_clock::duration::zero()) return;
+    deadline_->expires_after(options_.timeout);
+    deadline_->async_wait([weak = this->weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) self->stop(stop_reason::timeout);
+    });
+  }
+
+  // Starts items while slots are free.
+  void fill() {
+    const auto cap = options_.max_concurrency;
+    while (stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap))
+      spawn_next();
+  }
+
+  void spawn_next() {
+    child& c = acquire_child();
+    c.index = next_index_++;
+    c.reason = stop_reason::none;
+    c.active = true;
+    ++in_flight_;
+    auto on_exit = asio::bind_cancellation_slot(
+        c.signal.slot(), [self = this->shared_from_this(), &c](std::exception_ptr ep) {
+          // co_spawn calls this from inside the item's entry point, whose cancellation state
+          // lives in c.signal: reuse the slot only after the entry point has unwound.
+          asio::post(*self->strand_, [self, &c, ep] { self->finish(c, ep); });
+        });
+    if constexpr (traits::by_reference) {
+      typename traits::reference item = **it_;
+      ++*it_;
+      asio::co_spawn(*strand_, run_item<typename traits::reference>(fn_, item, c.index, c.outcome),
+                     std::move(on_exit));
+    } else {
+      typename traits::stored item(std::ranges::iter_move(*it_));
+      ++*it_;
+      asio::co_spawn(*strand_,
+                     run_item<typename traits::stored>(fn_, std::move(item), c.index, c.outcome),
+                     std::move(on_exit));
+    }
+  }
+
+  // The item's coroutine: calls the callable and turns whatever it throws into the outcome.
+  template <class Item>
+  static asio::awaitable<void> run_item(F& fn, Item item, std::size_t index,
+                                        std::optional<result_type>& outcome) {
+    try {
+      if constexpr (std::is_void_v<value_type>) {
+        co_await invoke(fn, item, index);
+        outcome.emplace();
+      } else {
+        outcome.emplace(boost::system::in_place_value, co_await invoke(fn, item, index));
+      }
+    } catch (...) {
+      outcome.emplace(boost::system::in_place_error, error_from_current_exception());
+    }
+  }
+
+  static typename traits::awaitable_type invoke(F& fn, typename traits::arg item,
+                                                std::size_t index) {
+    if constexpr (traits::takes_index)
+      return std::invoke(fn, item, index);
+    else
+      return std::invoke(fn, item);
+  }
+
+  void finish(child& c, std::exception_ptr ep) {
+    result_type r =
+        c.outcome ? std::move(*c.outcome)
+                  : result_type(boost::system::in_place_error,
+                                ep ? error_from_exception_ptr(ep)
+                                   : error(errc::exception, "the item ended without a result"));
+    c.outcome.reset();
+    c.active = false;
+    --in_flight_;
+    free_.push_back(&c);
+    if (!r && c.reason != stop_reason::none)
+      r = result_type(boost::system::in_place_error, stop_error(c.reason));
+    else if (!r && options_.fail_fast)
+      stop(stop_reason::fail_fast);
+    deliver(c.index, std::move(r));
+  }
+
+  // An item never started because the run is stopping: it reports the reason.
+  std::optional<completed_type> skip_next() {
+    auto index = next_index_++;
+    ++*it_;
+    result_type r(boost::system::in_place_error, stop_error(stop_));
+    report(index, r);
+    return completed_type{index, std::move(r)};
+  }
+
+  void deliver(std::size_t index, result_type r) {
+    report(index, r);
+    ready_.push_back(completed_type{index, std::move(r)});
+    wake_->cancel();
+  }
+
+  void report(std::size_t index, const result_type& r) {
+    if (!options_.on_result) return;
+    try {
+      if (r) {
+        options_.on_result(index, nullptr);
+      } else {
+        const error e = r.error();  // boost::system::result returns it by value
+        options_.on_result(index, &e);
+      }
+    } catch (...) {
+      // Documented: a throwing progress hook must not take the run down.
+    }
+  }
+
+  void stop(stop_reason why) {
+    if (stop_ != stop_reason::none) return;
+    stop_ = why;
+    deadline_->cancel();
+    for (auto& c : children_) {
+      if (!c->active) continue;
+      c->reason = why;
+      c->signal.emit(asio::cancellation_type::terminal);
+    }
+    wake_->cancel();
+  }
+
+  child& acquire_child() {
+    if (free_.empty()) {
+      children_.push_back(std::make_unique<child>());
+      return *children_.back();
+    }
+    child* c = free_.back();
+    free_.pop_back();
+    return *c;
+  }
+
+  View view_;
+  F fn_;
+  gather_options options_;
+  std::optional<executor_type> strand_;
+  std::optional<asio::steady_timer> wake_;  // never expires; cancelled to wake next()
+  std::optional<asio::steady_timer> deadline_;
+  std::optional<std::ranges::iterator_t<View>> it_;
+  std::size_t next_index_ = 0;
+  std::size_t in_flight_ = 0;
+  bool deadline_armed_ = false;
+  stop_reason stop_ = stop_reason::none;
+  std::deque<completed_type> ready_;
+  std::vector<std::unique_ptr<child>> children_;  // at most max_concurrency of them
+  std::vector<child*> free_;
+};
+
+template <class Range, class F>
+auto make_gather_engine(Range&& inputs, F&& fn, gather_options options) {
+  using engine = gather_engine<std::views::all_t<Range>, std::decay_t<F>>;
+  return std::make_shared<engine>(std::views::all(std::forward<Range>(inputs)), std::forward<F>(fn),
+                                  std::move(options));
+}
+
+}  // namespace fanout::detail
+
+#endif
