@@ -61,11 +61,16 @@ say() { echo "compare.sh: $*" >&2; }
 started_at=$SECONDS
 
 # ---- 1. packages ------------------------------------------------------------------------
-# The library's own build dependencies too, so that this runs from a fresh clone.
-packages=(nginx-light libnginx-mod-http-echo wrk libcurl4-openssl-dev time openssl iproute2
-  coreutils util-linux procps cmake make g++ gcc pkg-config libboost1.81-dev libboost-url1.81-dev libssl-dev
-  zlib1g-dev nlohmann-json3-dev)
+# The library's own build dependencies too, so that this runs from a fresh clone: the
+# project's setup script when there is one (it also keeps Debian's nginx from starting a
+# system server on port 80), then whatever this script uses beyond it.
+packages=(nginx-light libnginx-mod-http-echo wrk libcurl4-openssl-dev time openssl
+  coreutils util-linux procps cmake make g++ gcc pkg-config libboost1.81-dev
+  libboost-url1.81-dev libssl-dev zlib1g-dev nlohmann-json3-dev)
 if ((install)); then
+  if [[ -x $repo/scripts/setup-debian.sh ]]; then
+    "$repo/scripts/setup-debian.sh" build bench
+  fi
   missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

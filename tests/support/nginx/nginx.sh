@@ -57,8 +57,12 @@ alive() {
   [[ -n $state && $state != Z ]]
 }
 
+# Any TCP socket, in any state, whose local port is $1 (read from /proc: no iproute2 needed).
 port_in_use() {
-  [[ -n $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]
+  local hex
+  hex=$(printf '%04X' "$1")
+  awk -v h="$hex" 'FNR > 1 {split($2, a, ":"); if (a[2] == h) found = 1} END {exit !found}' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
 # A random port in the kernel's ephemeral range that nothing uses now. Racy by nature:
@@ -239,7 +243,6 @@ cmd_start() {
   local dir=$1 access_log_flag=$2 ipv6=$3 cpu=$4 pid
   [[ -x $NGINX ]] || die "$NGINX not found (apt-get install nginx-light)"
   command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
-  command -v ss >/dev/null || die "ss not found (apt-get install iproute2)"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd -P)
   if pid=$(running_pid "$dir"); then
@@ -315,7 +318,7 @@ cmd_stop() {
   if alive "$pid"; then
     log "nginx $pid ignored TERM for 5 s: killing its process group"
     # The daemonised master leads its own process group (setsid); its workers are in it.
-    if [[ $(ps -o pgid= -p "$pid" | tr -d ' ') == "$pid" ]]; then
+    if [[ $(awk '{sub(/^.*\) /, ""); print $3}' "/proc/$pid/stat" 2>/dev/null) == "$pid" ]]; then
       kill -KILL -- "-$pid" 2>/dev/null || true
     else
       kill -KILL "$pid" 2>/dev/null || true
