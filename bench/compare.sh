@@ -5,8 +5,9 @@
 #                    [--wait-quiet S] [--no-install] [--no-build]
 #
 # 1. installs what it needs from Debian when missing (root: apt-get), 2. builds the bench
-# targets (Release) in DIR (default: <repo>/build-bench), 3. starts nginx (1 worker, loopback,
-# tests/support/nginx/nginx.sh) and stops it on exit, 4. runs the peers alternately
+# targets (Release) in DIR (default: $FANOUT_BUILD_DIR or <repo>/build/bench), 3. starts
+# nginx (1 worker, loopback, tests/support/nginx/nginx.sh) and stops it on exit, 4. runs the
+# peers alternately
 # (A B C A B C ..., R = 3 repetitions) for each scenario, 5. prints a markdown table of
 # medians with the ratios fanout/curl and fanout/wrk, and peak RSS (/usr/bin/time -f %M).
 #
@@ -30,7 +31,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/.." && pwd -P)
 nginx_sh=$repo/tests/support/nginx/nginx.sh
 
-build=$repo/build-bench
+build=${FANOUT_BUILD_DIR:-$repo/build/bench}
 reps=3
 threads=''
 pin=0
