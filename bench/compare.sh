@@ -7,9 +7,9 @@
 # 1. installs what it needs from Debian when missing (root: apt-get), 2. builds the bench
 # targets (Release) in DIR (default: $FANOUT_BUILD_DIR or <repo>/build/bench), 3. starts
 # nginx (1 worker, loopback, tests/support/nginx/nginx.sh) and stops it on exit, 4. runs the
-# peers alternately
-# (A B C A B C ..., R = 3 repetitions) for each scenario, 5. prints a markdown table of
-# medians with the ratios fanout/curl and fanout/wrk, and peak RSS (/usr/bin/time -f %M).
+# peers alternately (A B C A B C ..., R = 3 repetitions) for each scenario, 5. prints a
+# markdown table of medians with the ratios fanout/curl and fanout/wrk, and peak RSS
+# (/usr/bin/time -f %M).
 #
 # Peers: fanout-bench (skipped with "not built" while it does not exist), curl-multi
 # (bench/peers/curl_multi.c), and wrk -t1 -c C. wrk runs for a duration, not a count: it runs
