@@ -46,7 +46,7 @@ running_pid() {
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   # Our binary, and its master (the title nginx sets keeps our command line or says so).
   [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$NGINX")" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE -- "master process|$dir/nginx.conf" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -e "master process" -e "$dir/nginx.conf" || return 1
   echo "$pid"
 }
 
@@ -163,20 +163,20 @@ write_conf() {
   for m in client_body proxy fastcgi uwsgi scgi; do
     if [[ $m == client_body ]] || ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
       mkdir -p "$dir/tmp/$m"
-      temps+="    ${m}_temp_path $dir/tmp/$m;"$'\n'
+      temps+="    ${m}_temp_path \"$dir/tmp/$m\";"$'\n'
     fi
   done
   {
-    [[ -n $echo_module ]] && echo "load_module $echo_module;"
+    [[ -n $echo_module ]] && echo "load_module \"$echo_module\";"
     # As root the workers would drop to 'nobody', who may not read a mktemp -d <dir>.
     ((EUID == 0)) && echo "user root;"
     cat <<EOF
 worker_processes 1;
 $affinity
 worker_rlimit_nofile 8192;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-lock_file $dir/nginx.lock;
+pid "$dir/nginx.pid";
+error_log "$dir/error.log" warn;
+lock_file "$dir/nginx.lock";
 
 events {
     worker_connections 4096;
@@ -197,8 +197,8 @@ $temps
     keepalive_requests 1000000;
     keepalive_timeout 65;
 
-    ssl_certificate $dir/server.crt;
-    ssl_certificate_key $dir/server.key;
+    ssl_certificate "$dir/server.crt";
+    ssl_certificate_key "$dir/server.key";
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:fanout_tls:10m;
     ssl_session_timeout 1h;
@@ -208,7 +208,7 @@ $temps
         listen 127.0.0.1:$https_port ssl;
 $listen6
         server_name localhost;
-        root $dir/html;
+        root "$dir/html";
 
         location = /100b { default_type text/plain; }
         location = /4k.json { }
@@ -258,7 +258,7 @@ cmd_start() {
     log "warning: $NGINX_ECHO_MODULE missing (apt-get install libnginx-mod-http-echo): no /delay route"
   fi
   local access_log=off
-  [[ $access_log_flag == 1 ]] && access_log="$dir/access.log"
+  [[ $access_log_flag == 1 ]] && access_log="\"$dir/access.log\""
 
   gen_certs "$dir"
   gen_content "$dir"
@@ -285,7 +285,7 @@ cmd_start() {
       cat >"$dir/ports.env" <<EOF
 HTTP_PORT=$http_port
 HTTPS_PORT=$https_port
-CA_FILE=$dir/ca.pem
+CA_FILE=$(printf '%q' "$dir/ca.pem")
 DELAY_ROUTE=$delay
 IPV6=$ipv6
 EOF
