@@ -104,8 +104,9 @@ static void collect(struct run *r) {
     if (msg->msg != CURLMSG_DONE) continue;
     CURL *e = msg->easy_handle;
     CURLcode result = msg->data.result;
-    struct slot *s;
-    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&s);
+    char *priv = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+    struct slot *s = (struct slot *)priv;
     long status = 0, connects = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
