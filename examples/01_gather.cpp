@@ -32,7 +32,8 @@ int main() {
 
   auto started = std::chrono::steady_clock::now();
   // Outside a coroutine, run_gather runs the whole fan-out on this thread.
-  std::vector<fanout::result<int>> prices = fanout::run_gather(ids, lookup, {.max_concurrency = 64});
+  std::vector<fanout::result<int>> prices =
+      fanout::run_gather(ids, lookup, {.max_concurrency = 64});
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
 
   int ok = 0;

@@ -4,11 +4,7 @@
 // Everything: the concurrency core, the HTTP client, and the blocking facade over both.
 
 #include <fanout/core.hpp>
-#if __has_include(<fanout/http.hpp>)
-#include <fanout/http.hpp>
-#endif
-#if __has_include(<fanout/fetch_all.hpp>)
 #include <fanout/fetch_all.hpp>
-#endif
+#include <fanout/http.hpp>
 
 #endif

@@ -2,22 +2,14 @@
 #define FANOUT_CORE_SEMAPHORE_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/detail/waiter_queue.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstddef>
-#include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,7 +40,7 @@ class async_semaphore {
   struct state;
 
  public:
-  using executor_type = boost::asio::any_io_executor;
+  using executor_type = asio::any_io_executor;
 
   /// A held permit: move-only, released on destruction or by `release()`.
   class permit {
@@ -97,137 +89,83 @@ class async_semaphore {
   /// destroyed. Completes at once (through the handler's executor) when a permit is free and
   /// nobody is queued. With the default token, `co_await sem.acquire()` returns the permit and
   /// throws `boost::system::system_error` on cancellation.
-  template <class CompletionToken = boost::asio::use_awaitable_t<>>
+  template <class CompletionToken = asio::use_awaitable_t<>>
   auto acquire(CompletionToken&& token = {}) {
-    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code, permit)>(
-        [this](auto handler) { initiate(std::move(handler)); }, token);
+    return asio::async_initiate<CompletionToken, void(boost::system::error_code, permit)>(
+        [this](auto handler) {
+          state::acquire(state_, queue::prepare(std::move(handler), executor_));
+        },
+        token);
   }
 
   /// Takes a permit if one is free and nobody is queued, without waiting.
   std::optional<permit> try_acquire() {
-    if (state_->try_take()) return permit(state_);
-    return std::nullopt;
+    std::lock_guard lock(state_->mutex);
+    if (state_->free == 0 || !state_->waiters.empty()) return std::nullopt;
+    --state_->free;
+    return permit(state_);
   }
 
   /// Permits free right now (a snapshot: other threads may change it).
-  std::size_t available() const { return state_->available(); }
+  std::size_t available() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->free;
+  }
 
   /// Waiters queued right now (a snapshot).
-  std::size_t waiting() const { return state_->waiting(); }
+  std::size_t waiting() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->waiters.size();
+  }
 
  private:
-  using handler_type = boost::asio::any_completion_handler<void(boost::system::error_code, permit)>;
-
-  struct waiter {
-    std::uint64_t id;
-    handler_type handler;
-    executor_type executor;  // the handler's, tracking work while it waits
-  };
+  using queue = detail::waiter_queue<permit>;
 
   struct state : std::enable_shared_from_this<state> {
     explicit state(std::size_t permits) : free(permits) {}
 
-    bool try_take() {
-      std::lock_guard lock(mutex);
-      if (free == 0 || !waiters.empty()) return false;
-      --free;
-      return true;
-    }
-
-    std::size_t available() const {
-      std::lock_guard lock(mutex);
-      return free;
-    }
-
-    std::size_t waiting() const {
-      std::lock_guard lock(mutex);
-      return waiters.size();
+    static void acquire(const std::shared_ptr<state>& self, queue::waiter w) {
+      std::unique_lock lock(self->mutex);
+      if (self->free > 0 && self->waiters.empty()) {
+        --self->free;
+        lock.unlock();
+        queue::complete(std::move(w), {}, permit(self));
+        return;
+      }
+      self->waiters.push(std::move(w), self->weak_from_this());
     }
 
     // A permit comes back: hand it straight to the oldest waiter (FIFO) or count it free.
     static void give_back(const std::shared_ptr<state>& self) {
-      std::optional<waiter> next;
-      {
-        std::lock_guard lock(self->mutex);
-        if (self->waiters.empty()) {
-          ++self->free;
-          return;
-        }
-        next.emplace(std::move(self->waiters.front()));
-        self->waiters.pop_front();
+      std::unique_lock lock(self->mutex);
+      auto next = self->waiters.pop();
+      if (!next) {
+        ++self->free;
+        return;
       }
-      complete(std::move(*next), {}, permit(self));
+      lock.unlock();
+      queue::complete(std::move(*next), {}, permit(self));
     }
 
     // A wait was cancelled: if it is still queued, it leaves the queue without a permit.
     void cancel(std::uint64_t id) {
-      std::optional<waiter> cancelled;
-      {
-        std::lock_guard lock(mutex);
-        for (auto it = waiters.begin(); it != waiters.end(); ++it) {
-          if (it->id == id) {
-            cancelled.emplace(std::move(*it));
-            waiters.erase(it);
-            break;
-          }
-        }
-      }
-      if (cancelled)
-        complete(std::move(*cancelled), boost::asio::error::operation_aborted, permit());
+      std::unique_lock lock(mutex);
+      auto w = waiters.remove(id);
+      lock.unlock();
+      if (w) queue::complete(std::move(*w), asio::error::operation_aborted, permit());
     }
 
     void abort_all() {
-      std::list<waiter> aborted;
-      {
-        std::lock_guard lock(mutex);
-        aborted.swap(waiters);
-      }
-      for (auto& w : aborted)
-        complete(std::move(w), boost::asio::error::operation_aborted, permit());
-    }
-
-    // Never invoke a handler inline: the caller may hold locks or be inside the waiter's own
-    // initiation. The slot is cleared on the handler's executor, where its owner uses it.
-    static void complete(waiter w, boost::system::error_code ec, permit p) {
-      auto ex = std::move(w.executor);
-      boost::asio::post(ex, [handler = std::move(w.handler), ec, p = std::move(p)]() mutable {
-        boost::asio::get_associated_cancellation_slot(handler).clear();
-        std::move(handler)(ec, std::move(p));
-      });
+      std::unique_lock lock(mutex);
+      auto all = waiters.take_all();
+      lock.unlock();
+      for (auto& w : all) queue::complete(std::move(w), asio::error::operation_aborted, permit());
     }
 
     mutable std::mutex mutex;
     std::size_t free;
-    std::list<waiter> waiters;
-    std::uint64_t next_id = 0;
+    queue waiters;
   };
-
-  template <class Handler>
-  void initiate(Handler handler) {
-    // Keep the waiter's executor busy while it waits, as Asio's own operations do.
-    executor_type work =
-        boost::asio::prefer(boost::asio::get_associated_executor(handler, executor_),
-                            boost::asio::execution::outstanding_work.tracked);
-    // Type-erase first: any_completion_handler installs its own state on the caller's slot and
-    // offers a slot of its own, which is where our cancellation handler must go.
-    handler_type erased(std::move(handler));
-    std::unique_lock lock(state_->mutex);
-    if (state_->free > 0 && state_->waiters.empty()) {
-      --state_->free;
-      lock.unlock();
-      state::complete(waiter{0, std::move(erased), std::move(work)}, {}, permit(state_));
-      return;
-    }
-    auto id = state_->next_id++;
-    auto slot = erased.get_cancellation_slot();
-    if (slot.is_connected()) {
-      slot.assign([weak = std::weak_ptr<state>(state_), id](boost::asio::cancellation_type type) {
-        if (type == boost::asio::cancellation_type::none) return;
-        if (auto s = weak.lock()) s->cancel(id);
-      });
-    }
-    state_->waiters.push_back(waiter{id, std::move(erased), std::move(work)});
-  }
 
   executor_type executor_;
   std::shared_ptr<state> state_;

@@ -134,8 +134,11 @@ class gather_engine final
   using completed_type = completed<value_type>;
   using executor_type = asio::strand<asio::any_io_executor>;
 
-  gather_engine(View view, F fn, gather_options options)
-      : view_(std::move(view)), fn_(std::move(fn)), options_(std::move(options)) {}
+  /// `window` > 0 yields outcomes in input order, with at most `window` items between the
+  /// oldest not yet yielded and the newest started (the reorder buffer's bound); 0 yields them
+  /// in completion order.
+  gather_engine(View view, F fn, gather_options options, std::size_t window = 0)
+      : view_(std::move(view)), fn_(std::move(fn)), options_(std::move(options)), window_(window) {}
 
   void start(asio::any_io_executor ex) override {
     strand_.emplace(asio::make_strand(std::move(ex)));
@@ -167,12 +170,8 @@ class gather_engine final
     if (!self->deadline_armed_) self->arm_deadline();
     for (;;) {
       self->fill();
-      if (!self->ready_.empty()) {
-        auto done = std::move(self->ready_.front());
-        self->ready_.pop_front();
-        co_return done;
-      }
-      if (self->stop_ != stop_reason::none && !self->exhausted()) co_return self->skip_next();
+      self->skip_unstarted();
+      if (auto done = self->pop_ready()) co_return done;
       if (self->exhausted() && self->in_flight_ == 0) {
         self->deadline_->cancel();
         co_return std::nullopt;
@@ -219,11 +218,41 @@ class gather_engine final
     });
   }
 
+  bool in_order() const { return window_ > 0; }
+
+  // In input order, the reorder buffer may span at most window_ items.
+  bool window_has_room() const { return !in_order() || next_index_ - next_to_yield_ < window_; }
+
   // Starts items while slots are free.
   void fill() {
     const auto cap = options_.max_concurrency;
-    while (stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap))
+    while (stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap) &&
+           window_has_room())
       spawn_next();
+  }
+
+  // Once the run is stopping, items never started report the reason, a few at a time so that
+  // a huge remaining input is never turned into a huge buffer of errors.
+  void skip_unstarted() {
+    while (stop_ != stop_reason::none && !exhausted() && window_has_room() &&
+           (in_order() || ready_.empty())) {
+      auto index = next_index_++;
+      ++*it_;
+      deliver(index, result_type(boost::system::in_place_error, stop_error(stop_)));
+    }
+  }
+
+  std::optional<completed_type> pop_ready() {
+    if (in_order()) {
+      if (reorder_.empty() || !reorder_.front()) return std::nullopt;
+      completed_type done{next_to_yield_++, std::move(*reorder_.front())};
+      reorder_.pop_front();
+      return done;
+    }
+    if (ready_.empty()) return std::nullopt;
+    auto done = std::move(ready_.front());
+    ready_.pop_front();
+    return done;
   }
 
   void spawn_next() {
@@ -293,18 +322,15 @@ class gather_engine final
     deliver(c.index, std::move(r));
   }
 
-  // An item never started because the run is stopping: it reports the reason.
-  std::optional<completed_type> skip_next() {
-    auto index = next_index_++;
-    ++*it_;
-    result_type r(boost::system::in_place_error, stop_error(stop_));
-    report(index, r);
-    return completed_type{index, std::move(r)};
-  }
-
   void deliver(std::size_t index, result_type r) {
     report(index, r);
-    ready_.push_back(completed_type{index, std::move(r)});
+    if (in_order()) {
+      auto slot = index - next_to_yield_;
+      if (reorder_.size() <= slot) reorder_.resize(slot + 1);
+      reorder_[slot].emplace(std::move(r));
+    } else {
+      ready_.push_back(completed_type{index, std::move(r)});
+    }
     wake_->cancel();
   }
 
@@ -355,16 +381,19 @@ class gather_engine final
   std::size_t in_flight_ = 0;
   bool deadline_armed_ = false;
   stop_reason stop_ = stop_reason::none;
-  std::deque<completed_type> ready_;
-  std::vector<std::unique_ptr<child>> children_;  // at most max_concurrency of them
+  std::size_t window_ = 0;
+  std::size_t next_to_yield_ = 0;
+  std::deque<completed_type> ready_;                // completion order
+  std::deque<std::optional<result_type>> reorder_;  // input order, from next_to_yield_ on
+  std::vector<std::unique_ptr<child>> children_;    // at most max_concurrency of them
   std::vector<child*> free_;
 };
 
 template <class Range, class F>
-auto make_gather_engine(Range&& inputs, F&& fn, gather_options options) {
+auto make_gather_engine(Range&& inputs, F&& fn, gather_options options, std::size_t window = 0) {
   using engine = gather_engine<std::views::all_t<Range>, std::decay_t<F>>;
   return std::make_shared<engine>(std::views::all(std::forward<Range>(inputs)), std::forward<F>(fn),
-                                  std::move(options));
+                                  std::move(options), window);
 }
 
 }  // namespace fanout::detail

@@ -1,0 +1,165 @@
+#ifndef FANOUT_FETCH_CLI_HPP
+#define FANOUT_FETCH_CLI_HPP
+
+// fanout-fetch's command line: what it accepts, and its --help text.
+
+#include <fanout/http/request.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <cstddef>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fetch_tool {
+
+inline constexpr std::string_view usage_text =
+    R"(usage: fanout-fetch [URL ...] [-i FILE|-] [-c CONCURRENCY] [--per-host N] [--timeout SECONDS]
+                    [-X METHOD] [-H 'Name: value']... [-d BODY | --json BODY] [--unordered]
+                    [--insecure] [--cacert FILE] [--max-redirects N] [-o jsonl|summary]
+                    [--no-progress]
+
+Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
+
+  URL ...            URLs to fetch, before those of -i
+  -i FILE|-          read URLs one per line from FILE or standard input (blank lines and
+                     lines starting with # are skipped); read as it goes, never all at once
+  -c N               requests in flight at most (default 64)
+  --per-host N       connections per host at most (default: the value of -c)
+  --timeout S        whole-request timeout in seconds, redirects included (default 30)
+  -X METHOD          request method (default GET)
+  -H 'Name: value'   add a request header (repeatable)
+  -d BODY            send BODY as the request body
+  --json BODY        send BODY (which must be JSON) with Content-Type: application/json
+  --unordered        print results as they complete instead of in input order
+  --insecure         do not verify TLS certificates
+  --cacert FILE      trust the CA certificates in FILE (PEM) instead of the system store
+  --max-redirects N  follow at most N redirects (default 10)
+  -o jsonl|summary   one JSON object per URL (default when stdout is not a terminal), or
+                     counts and latency percentiles (default on a terminal)
+  --no-progress      no progress line on standard error (never shown unless it is a terminal)
+  -h, --help         this text
+
+Output (jsonl), one line per URL in input order:
+  {"index":0,"url":"http://...","status":200,"bytes":123,"ms":12.5,"error":null}
+  {"index":1,"url":"...","status":null,"bytes":null,"ms":3.1,"error":{"code":"timeout","message":"..."}}
+
+Exit status: 0 when every request got a response (any status), 1 when at least one failed,
+2 on bad usage.
+)";
+
+/// What the command line asked for.
+struct options {
+  std::vector<std::string> urls;
+  std::optional<std::string> input;  ///< "-" for standard input
+  std::size_t concurrency = 64;
+  std::optional<std::size_t> per_host;
+  double timeout_seconds = 30;
+  std::string method = "GET";
+  fanout::header_list headers;
+  std::optional<std::string> body;
+  std::optional<nlohmann::json> json;
+  bool unordered = false;
+  bool insecure = false;
+  std::string cacert;
+  std::size_t max_redirects = 10;
+  std::optional<std::string> output;  ///< "jsonl" or "summary"; unset = by terminal
+  bool progress = true;
+  bool help = false;
+};
+
+/// Bad usage: the message says what, and the tool exits with status 2.
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+inline std::size_t parse_count(std::string_view flag, std::string_view text, std::size_t min) {
+  std::size_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min)
+    throw usage_error(std::string(flag) + " needs a whole number >= " + std::to_string(min) +
+                      ", not '" + std::string(text) + "'");
+  return value;
+}
+
+inline double parse_seconds(std::string_view flag, std::string_view text) {
+  try {
+    std::size_t used = 0;
+    double value = std::stod(std::string(text), &used);
+    if (used == text.size() && value > 0 && value < 1e7) return value;
+  } catch (const std::exception&) {
+  }
+  throw usage_error(std::string(flag) + " needs a positive number of seconds, not '" +
+                    std::string(text) + "'");
+}
+
+inline options parse(int argc, char** argv) {
+  options o;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    auto value = [&]() -> std::string_view {
+      if (i + 1 >= args.size()) throw usage_error(std::string(arg) + " needs a value");
+      return args[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      o.help = true;
+    } else if (arg == "-i") {
+      o.input = std::string(value());
+    } else if (arg == "-c") {
+      o.concurrency = parse_count(arg, value(), 1);
+    } else if (arg == "--per-host") {
+      o.per_host = parse_count(arg, value(), 1);
+    } else if (arg == "--timeout") {
+      o.timeout_seconds = parse_seconds(arg, value());
+    } else if (arg == "-X") {
+      o.method = std::string(value());
+    } else if (arg == "-H") {
+      std::string_view h = value();
+      auto colon = h.find(':');
+      if (colon == std::string_view::npos || colon == 0)
+        throw usage_error("-H needs 'Name: value', not '" + std::string(h) + "'");
+      auto v = h.substr(colon + 1);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      o.headers.emplace_back(std::string(h.substr(0, colon)), std::string(v));
+    } else if (arg == "-d") {
+      o.body = std::string(value());
+    } else if (arg == "--json") {
+      auto text = value();
+      try {
+        o.json = nlohmann::json::parse(text);
+      } catch (const nlohmann::json::exception& e) {
+        throw usage_error("--json needs valid JSON: " + std::string(e.what()));
+      }
+    } else if (arg == "--unordered") {
+      o.unordered = true;
+    } else if (arg == "--insecure") {
+      o.insecure = true;
+    } else if (arg == "--cacert") {
+      o.cacert = std::string(value());
+    } else if (arg == "--max-redirects") {
+      o.max_redirects = parse_count(arg, value(), 0);
+    } else if (arg == "-o") {
+      auto v = value();
+      if (v != "jsonl" && v != "summary")
+        throw usage_error("-o takes jsonl or summary, not '" + std::string(v) + "'");
+      o.output = std::string(v);
+    } else if (arg == "--no-progress") {
+      o.progress = false;
+    } else if (arg.size() > 1 && arg.front() == '-') {
+      throw usage_error("unknown option " + std::string(arg));
+    } else {
+      o.urls.emplace_back(arg);
+    }
+  }
+  if (o.body && o.json) throw usage_error("-d and --json cannot be used together");
+  return o;
+}
+
+}  // namespace fetch_tool
+
+#endif

@@ -1,0 +1,178 @@
+// fanout-fetch: fetch many URLs concurrently through one pooled session and report each one,
+// in input order, as JSON lines or a summary. `fanout-fetch --help` says how.
+
+#include "cli.hpp"
+#include "input.hpp"
+#include "report.hpp"
+
+#include <fanout/fanout.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <ranges>
+
+namespace asio = boost::asio;
+using clock_type = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+int usage(const std::string& message) {
+  std::cerr << "fanout-fetch: " << message << "\ntry 'fanout-fetch --help'\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  fetch_tool::options o;
+  try {
+    o = fetch_tool::parse(argc, argv);
+  } catch (const fetch_tool::usage_error& e) {
+    return usage(e.what());
+  }
+  if (o.help) {
+    std::cout << fetch_tool::usage_text;
+    return 0;
+  }
+
+  std::ifstream file;
+  std::istream* lines = nullptr;
+  if (o.input && *o.input == "-") {
+    lines = &std::cin;
+  } else if (o.input) {
+    file.open(*o.input);
+    if (!file) return usage("cannot read " + *o.input);
+    lines = &file;
+  } else if (o.urls.empty()) {
+    if (isatty(STDIN_FILENO)) return usage("no URLs: give them as arguments, or with -i FILE|-");
+    lines = &std::cin;
+  }
+  const bool as_jsonl = o.output ? *o.output == "jsonl" : !isatty(STDOUT_FILENO);
+  const bool show_progress = o.progress && isatty(STDERR_FILENO);
+  std::ios::sync_with_stdio(false);
+
+  asio::io_context ctx(1);
+  const auto per_host = o.per_host.value_or(o.concurrency);
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<long long>(o.timeout_seconds * 1000 + 0.5));
+  std::optional<fanout::session> http;
+  try {
+    http.emplace(ctx, fanout::session_options{
+                          .max_connections_per_host = per_host,
+                          .max_connections = std::max(per_host, o.concurrency),
+                          .connect_timeout = std::min<std::chrono::milliseconds>(timeout, 10s),
+                          .request_timeout = timeout,
+                          .max_redirects = o.max_redirects,
+                          .verify_tls = !o.insecure,
+                          .ca_file = o.cacert,
+                      });
+  } catch (const std::exception& e) {
+    return usage(e.what());
+  }
+
+  const std::size_t total = lines ? 0 : o.urls.size();  // unknown while lines are read
+  fetch_tool::url_feed feed(ctx.get_executor(), std::move(o.urls), lines, 1024 + 4 * o.concurrency);
+
+  // Item i fetches the i-th URL; the indices run on until the input has ended.
+  auto fetch = [&](const std::size_t& index) -> asio::awaitable<fetch_tool::record> {
+    fetch_tool::record rec;
+    auto url = co_await feed.line(index);
+    if (!url) {
+      rec.end_of_input = true;
+      co_return rec;
+    }
+    rec.url = std::move(*url);
+    const auto t0 = clock_type::now();
+    try {
+      fanout::request req;  // named, not a temporary in co_await: see session's GCC 12 note
+      req.method = o.method;
+      req.url = rec.url;
+      req.headers = o.headers;
+      if (o.json)
+        req.json = *o.json;
+      else if (o.body)
+        req.body = *o.body;
+      auto r = co_await http->try_request(std::move(req));
+      if (r) {
+        rec.status = r->status();
+        rec.bytes = r->body().size();
+      } else {
+        rec.error = r.error();
+      }
+    } catch (...) {
+      rec.error = fanout::error_from_current_exception();
+    }
+    rec.ms = seconds_since(t0) * 1000;
+    co_return rec;
+  };
+
+  fetch_tool::tally tally;
+  const auto started = clock_type::now();
+  asio::steady_timer ticker(ctx);
+  bool finished = false;
+
+  // Flushes the output and redraws the progress line a few times a second, so a pipe sees
+  // results as they come without a write per line.
+  auto tick = [&]() -> asio::awaitable<void> {
+    while (!finished) {
+      ticker.expires_after(200ms);
+      boost::system::error_code ec;
+      co_await ticker.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      std::cout.flush();
+      if (show_progress && !finished)
+        fetch_tool::draw_progress(stderr, tally.done(), total, tally.errors(),
+                                  seconds_since(started));
+    }
+  };
+
+  auto run = [&]() -> asio::awaitable<void> {
+    const fanout::gather_options cap{.max_concurrency = o.concurrency};
+    // Indices run on while lines may still come, and stop at the last one once input has ended.
+    auto indices = std::views::iota(std::size_t{0}) | std::views::take_while([&](std::size_t i) {
+                     return !feed.closed() || i < feed.total();
+                   });
+    auto stream = o.unordered ? fanout::as_completed(indices, fetch, cap)
+                              : fanout::gather_stream(indices, fetch, cap);
+    while (auto done = co_await stream.next()) {
+      fetch_tool::record rec;
+      if (done->result)
+        rec = std::move(*done->result);
+      else
+        rec.error = done->result.error();
+      if (rec.end_of_input) continue;  // an item started before the input turned out to end
+      tally.add(rec);
+      if (as_jsonl) std::cout << fetch_tool::jsonl(done->index, rec) << '\n';
+    }
+    finished = true;
+    ticker.cancel();
+    http->close();  // idle keep-alive connections would otherwise keep the loop alive
+  };
+
+  asio::co_spawn(ctx, tick(), asio::detached);
+  asio::co_spawn(ctx, run(), asio::detached);
+  ctx.run();
+
+  const double elapsed = seconds_since(started);
+  if (show_progress) {
+    fetch_tool::draw_progress(stderr, tally.done(), total, tally.errors(), elapsed);
+    std::fputc('\n', stderr);
+  }
+  if (!as_jsonl) tally.print_summary(std::cout, elapsed, http->stats().connections_opened);
+  std::cout.flush();
+  return tally.errors() == 0 ? 0 : 1;
+}

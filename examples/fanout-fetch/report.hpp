@@ -1,0 +1,122 @@
+#ifndef FANOUT_FETCH_REPORT_HPP
+#define FANOUT_FETCH_REPORT_HPP
+
+// What fanout-fetch prints: a JSON line per URL, the summary, and the progress line.
+
+#include <fanout/core/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace fetch_tool {
+
+/// The outcome of one URL: a response (status and decoded body length) or an error.
+struct record {
+  std::string url;
+  int status = 0;
+  std::size_t bytes = 0;
+  double ms = 0;
+  std::optional<fanout::error> error;
+  bool end_of_input = false;  ///< no URL at this index: the input ended before it
+};
+
+/// `{"index":0,"url":"...","status":200,"bytes":123,"ms":12.5,"error":null}`: keys in this
+/// order, ms to 0.1, invalid UTF-8 in a URL or message replaced rather than fatal.
+inline std::string jsonl(std::size_t index, const record& r) {
+  nlohmann::ordered_json j;
+  j["index"] = index;
+  j["url"] = r.url;
+  if (r.error) {
+    j["status"] = nullptr;
+    j["bytes"] = nullptr;
+  } else {
+    j["status"] = r.status;
+    j["bytes"] = r.bytes;
+  }
+  j["ms"] = std::round(r.ms * 10) / 10;
+  if (r.error)
+    j["error"] = {{"code", fanout::error_name(r.error->code())}, {"message", r.error->message()}};
+  else
+    j["error"] = nullptr;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// Counts, latencies and bytes over the whole run, for `-o summary` and the progress line.
+class tally {
+ public:
+  void add(const record& r) {
+    ++done_;
+    latencies_.push_back(static_cast<float>(r.ms));
+    if (r.error) {
+      ++errors_;
+      ++by_error_[fanout::error_name(r.error->code())];
+    } else {
+      ++by_status_[r.status];
+      bytes_ += r.bytes;
+    }
+  }
+
+  std::size_t done() const { return done_; }
+  std::size_t errors() const { return errors_; }
+
+  void print_summary(std::ostream& out, double seconds, std::size_t connections) {
+    out << "requests: " << done_ << " in " << fixed(seconds, 3) << " s ("
+        << fixed(seconds > 0 ? double(done_) / seconds : 0, 1) << " req/s), " << errors_
+        << " errors\n";
+    for (auto& [status, n] : by_status_) out << "  status " << status << ": " << n << "\n";
+    for (auto& [code, n] : by_error_) out << "  error " << code << ": " << n << "\n";
+    if (!latencies_.empty()) {
+      std::sort(latencies_.begin(), latencies_.end());
+      out << "latency ms: p50 " << fixed(percentile(0.50), 1) << ", p90 "
+          << fixed(percentile(0.90), 1) << ", p99 " << fixed(percentile(0.99), 1) << ", max "
+          << fixed(latencies_.back(), 1) << "\n";
+    }
+    out << "bytes: " << bytes_ << "\n";
+    out << "connections opened: " << connections << "\n";
+  }
+
+ private:
+  static std::string fixed(double v, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, v);
+    return text;
+  }
+
+  // Nearest-rank percentile of the sorted latencies.
+  double percentile(double p) const {
+    auto rank = static_cast<std::size_t>(std::ceil(p * double(latencies_.size())));
+    return latencies_[std::clamp<std::size_t>(rank, 1, latencies_.size()) - 1];
+  }
+
+  std::size_t done_ = 0;
+  std::size_t errors_ = 0;
+  std::size_t bytes_ = 0;
+  std::map<int, std::size_t> by_status_;
+  std::map<std::string, std::size_t> by_error_;
+  std::vector<float> latencies_;
+};
+
+/// "\r1234/3000 (41%) 812.3 req/s 2 errors": one line on stderr, redrawn in place.
+inline void draw_progress(std::FILE* out, std::size_t done, std::size_t total, std::size_t errors,
+                          double seconds) {
+  double rate = seconds > 0 ? double(done) / seconds : 0;
+  if (total > 0)
+    std::fprintf(out, "\r%zu/%zu (%.0f%%) %.1f req/s %zu errors ", done, total,
+                 100.0 * double(done) / double(total), rate, errors);
+  else
+    std::fprintf(out, "\r%zu done %.1f req/s %zu errors ", done, rate, errors);
+  std::fflush(out);
+}
+
+}  // namespace fetch_tool
+
+#endif

@@ -1,0 +1,185 @@
+#ifndef FANOUT_CORE_RATE_LIMITER_HPP
+#define FANOUT_CORE_RATE_LIMITER_HPP
+
+#include <fanout/config.hpp>
+#include <fanout/detail/waiter_queue.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace fanout {
+
+/// A rate: at most `requests_per_second` on average, with bursts of up to `burst` at once.
+struct rate_limit {
+  /// Tokens added per second; 0 means unlimited.
+  double requests_per_second = 0;
+  /// The bucket's size: how many may go at once after a quiet spell (at least 1).
+  std::size_t burst = 1;
+};
+
+/// An asynchronous token bucket: `co_await limiter.acquire()` waits until the rate allows one
+/// more. Shared by any number of coroutines, gathers or threads, like `async_semaphore` (and
+/// combined with one, it caps both how many run at once and how often they start).
+///
+/// The bucket starts full. Waiters are served first in, first out, each as soon as a token is
+/// due. Waits are cancellable and complete with `operation_aborted` without taking a token;
+/// waiters still queued when the limiter is destroyed complete the same way.
+///
+/// Thread safety: all member functions may be used from any thread. Completions run on the
+/// waiter's associated executor.
+///
+/// \code
+/// fanout::async_rate_limiter limiter{executor, {.requests_per_second = 100, .burst = 10}};
+/// co_await limiter.acquire();  // then send the request
+/// \endcode
+class async_rate_limiter {
+  struct state;
+
+ public:
+  using executor_type = asio::any_io_executor;
+  using clock = std::chrono::steady_clock;
+
+  async_rate_limiter(executor_type ex, rate_limit limit)
+      : executor_(ex), state_(std::make_shared<state>(std::move(ex), limit)) {}
+
+  async_rate_limiter(const async_rate_limiter&) = delete;
+  async_rate_limiter& operator=(const async_rate_limiter&) = delete;
+
+  ~async_rate_limiter() { state_->abort_all(); }
+
+  executor_type get_executor() const noexcept { return executor_; }
+
+  /// Waits for a token. Completes with `(error_code)`: empty when a token was taken,
+  /// `operation_aborted` when cancelled or the limiter destroyed. With the default token,
+  /// `co_await limiter.acquire()` throws `boost::system::system_error` on cancellation.
+  template <class CompletionToken = asio::use_awaitable_t<>>
+  auto acquire(CompletionToken&& token = {}) {
+    return asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this](auto handler) {
+          state::acquire(state_, queue::prepare(std::move(handler), executor_));
+        },
+        token);
+  }
+
+  /// Takes a token if one is available and nobody is queued, without waiting.
+  bool try_acquire() {
+    std::lock_guard lock(state_->mutex);
+    state_->refill(clock::now());
+    if (!state_->waiters.empty() || !state_->has_token()) return false;
+    state_->take_token();
+    return true;
+  }
+
+  /// Waiters queued right now (a snapshot).
+  std::size_t waiting() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->waiters.size();
+  }
+
+  const rate_limit& limit() const noexcept { return state_->limit; }
+
+ private:
+  using queue = detail::waiter_queue<>;
+
+  struct state : std::enable_shared_from_this<state> {
+    state(executor_type ex, rate_limit l)
+        : limit(l),
+          capacity(static_cast<double>(std::max<std::size_t>(l.burst, 1))),
+          tokens(capacity),
+          last(clock::now()),
+          timer(std::move(ex)) {}
+
+    bool unlimited() const { return limit.requests_per_second <= 0; }
+    bool has_token() const { return unlimited() || tokens >= 1.0; }
+    void take_token() {
+      if (!unlimited()) tokens -= 1.0;
+    }
+
+    void refill(clock::time_point now) {
+      if (unlimited()) return;
+      std::chrono::duration<double> elapsed = now - last;
+      tokens = std::min(capacity, tokens + elapsed.count() * limit.requests_per_second);
+      last = now;
+    }
+
+    static void acquire(const std::shared_ptr<state>& self, queue::waiter w) {
+      std::unique_lock lock(self->mutex);
+      self->refill(clock::now());
+      if (self->waiters.empty() && self->has_token()) {
+        self->take_token();
+        lock.unlock();
+        queue::complete(std::move(w), {});
+        return;
+      }
+      self->waiters.push(std::move(w), self->weak_from_this());
+      self->arm_timer();
+    }
+
+    // Under the lock: wake up when the oldest waiter's token is due.
+    void arm_timer() {
+      if (timer_armed || waiters.empty()) return;
+      timer_armed = true;
+      auto due = std::chrono::duration<double>((1.0 - tokens) / limit.requests_per_second);
+      timer.expires_after(std::chrono::ceil<clock::duration>(due));
+      timer.async_wait([weak = weak_from_this()](boost::system::error_code) {
+        if (auto self = weak.lock()) self->on_timer();
+      });
+    }
+
+    void on_timer() {
+      std::vector<queue::waiter> due;
+      {
+        std::lock_guard lock(mutex);
+        timer_armed = false;
+        refill(clock::now());
+        while (!waiters.empty() && has_token()) {
+          take_token();
+          due.push_back(std::move(*waiters.pop()));
+        }
+        arm_timer();
+      }
+      for (auto& w : due) queue::complete(std::move(w), {});
+    }
+
+    void cancel(std::uint64_t id) {
+      std::unique_lock lock(mutex);
+      auto w = waiters.remove(id);
+      lock.unlock();
+      if (w) queue::complete(std::move(*w), asio::error::operation_aborted);
+    }
+
+    void abort_all() {
+      std::unique_lock lock(mutex);
+      auto all = waiters.take_all();
+      timer.cancel();
+      lock.unlock();
+      for (auto& w : all) queue::complete(std::move(w), asio::error::operation_aborted);
+    }
+
+    mutable std::mutex mutex;
+    const rate_limit limit;
+    const double capacity;
+    double tokens;
+    clock::time_point last;
+    asio::steady_timer timer;  // used only under the mutex
+    bool timer_armed = false;
+    queue waiters;
+  };
+
+  executor_type executor_;
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace fanout
+
+#endif

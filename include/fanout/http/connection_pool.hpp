@@ -1,0 +1,360 @@
+#ifndef FANOUT_HTTP_CONNECTION_POOL_HPP
+#define FANOUT_HTTP_CONNECTION_POOL_HPP
+
+#include <fanout/config.hpp>
+#include <fanout/detail/http/complete.hpp>
+#include <fanout/detail/http/pool_state.hpp>
+#include <fanout/http/connection.hpp>
+#include <fanout/http/options.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace fanout::detail {
+
+class connection_pool;
+
+/// A connection checked out of the pool: move-only, returned on destruction. Unless `release`
+/// says it may be reused, destroying the handle closes the connection and frees its slot.
+class pooled_connection {
+ public:
+  pooled_connection() = default;
+  pooled_connection(std::shared_ptr<connection_pool> pool, std::shared_ptr<connection> conn,
+                    bool fresh) noexcept
+      : pool_(std::move(pool)), conn_(std::move(conn)), fresh_(fresh) {}
+  pooled_connection(pooled_connection&&) noexcept = default;
+  pooled_connection& operator=(pooled_connection&& o) noexcept {
+    if (this != &o) {
+      reset();
+      pool_ = std::move(o.pool_);
+      conn_ = std::move(o.conn_);
+      fresh_ = o.fresh_;
+    }
+    return *this;
+  }
+  ~pooled_connection() { reset(); }
+
+  connection* operator->() const noexcept { return conn_.get(); }
+  connection& operator*() const noexcept { return *conn_; }
+  const std::shared_ptr<connection>& get() const noexcept { return conn_; }
+  explicit operator bool() const noexcept { return conn_ != nullptr; }
+  /// True for a connection opened for this request (still to be connected).
+  bool fresh() const noexcept { return fresh_; }
+
+  /// Returns the connection to the pool: idle until `idle_for` passes when `keep`, else closed.
+  void release(bool keep, connection::clock::duration idle_for);
+  /// Closes the connection and frees its slot.
+  void reset() noexcept;
+
+ private:
+  std::shared_ptr<connection_pool> pool_;
+  std::shared_ptr<connection> conn_;
+  bool fresh_ = false;
+};
+
+/// The session's connections, keyed by origin: the `pool_state` rules plus the I/O they imply
+/// (closing sockets on their strands, waking waiters, expiring idle connections on a timer).
+/// Thread-safe; shared by every request of a session.
+class connection_pool : public std::enable_shared_from_this<connection_pool> {
+ public:
+  using clock = connection::clock;
+
+  /// What `async_acquire` completes with.
+  struct acquired {
+    boost::system::error_code ec;  ///< `errc::timeout` (deadline) or `errc::cancelled`
+    pooled_connection conn;
+  };
+
+  connection_pool(boost::asio::any_io_executor ex, const session_options& o)
+      : ex_(ex),
+        sweep_timer_(boost::asio::make_strand(ex)),
+        state_(o.max_connections_per_host, o.max_connections) {}
+
+  ~connection_pool() { close(); }
+
+  /// Checks out a connection to `where`: a live idle one (LIFO) unless `fresh`, else a new one
+  /// (not yet connected: `conn.fresh()`), waiting FIFO until `deadline` when the caps are
+  /// reached. Runs on the caller's executor; cancelling the caller abandons the wait.
+  boost::asio::awaitable<acquired> acquire(const url_parts& where, bool fresh,
+                                           clock::time_point deadline, clock::duration& waited) {
+    for (;;) {
+      std::shared_ptr<waiter> w;
+      typename state_type::acquire_result r;
+      {
+        std::lock_guard lock(mutex_);
+        if (state_.closed()) co_return acquired{make_error_code(errc::cancelled), {}};
+        r = state_.acquire(where.origin, clock::now(), fresh);
+        if (r.what == state_type::kind::wait) {
+          w = std::make_shared<waiter>(ex_, deadline);
+          state_.enqueue(where.origin, w, fresh);
+        }
+      }
+      close_later(r.side.close);
+      if (r.what == state_type::kind::wait) {
+        auto const t0 = clock::now();
+        auto [ec, what, conn] =
+            co_await async_wait(w, boost::asio::as_tuple(boost::asio::use_awaitable));
+        waited += clock::now() - t0;
+        if (ec) co_return acquired{ec, {}};
+        r.what = static_cast<typename state_type::kind>(what);
+        r.conn = std::move(conn);
+      }
+      if (r.what == state_type::kind::reuse) {
+        if (!r.conn->alive()) {
+          // The server closed it while idle: drop it and look again.
+          stale_.fetch_add(1, std::memory_order_relaxed);
+          pooled_connection dead(shared_from_this(), std::move(r.conn), false);
+          continue;
+        }
+        reused_.fetch_add(1, std::memory_order_relaxed);
+        co_return acquired{{}, pooled_connection(shared_from_this(), std::move(r.conn), false)};
+      }
+      auto conn = make_connection(where);
+      opened_.fetch_add(1, std::memory_order_relaxed);
+      co_return acquired{{}, pooled_connection(shared_from_this(), std::move(conn), true)};
+    }
+  }
+
+  /// Closes idle connections, fails waiters with `errc::cancelled`, and closes the sockets of
+  /// connections in use (their requests fail with `errc::cancelled`). Later acquires fail.
+  void close() {
+    std::vector<std::shared_ptr<connection>> active;
+    state_type::actions a;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_.closed()) return;
+      a = state_.close_all();
+      for (connection* c = all_; c; c = c->next_)
+        if (auto sp = c->weak_from_this().lock()) active.push_back(std::move(sp));
+    }
+    deliver(a);
+    for (auto& c : active) close_later(c);
+    boost::asio::post(sweep_timer_.get_executor(), [t = &sweep_timer_, self = weak_from_this()] {
+      if (auto s = self.lock()) t->cancel();
+    });
+  }
+
+  std::size_t connections_opened() const noexcept { return opened_.load(); }
+  std::size_t connections_reused() const noexcept { return reused_.load(); }
+  std::size_t stale_detected() const noexcept { return stale_.load(); }
+  std::size_t open_connections() {
+    std::lock_guard lock(mutex_);
+    return state_.open_total();
+  }
+  std::size_t idle_connections() {
+    std::lock_guard lock(mutex_);
+    return state_.idle_total();
+  }
+
+ private:
+  friend class pooled_connection;
+  using signature = void(boost::system::error_code, int, std::shared_ptr<connection>);
+
+  struct waiter {
+    waiter(boost::asio::any_io_executor ex, clock::time_point deadline) : timer(ex, deadline) {}
+    boost::asio::steady_timer timer;
+    std::optional<boost::asio::any_completion_handler<signature>> handler;
+    boost::asio::cancellation_slot slot;
+    bool done = false;  // the outcome below is decided
+    boost::system::error_code ec;
+    int what = 0;
+    std::shared_ptr<connection> conn;
+  };
+  using state_type = pool_state<std::shared_ptr<connection>, std::shared_ptr<waiter>>;
+
+  // Deleter of connections: unlinks from the list of open connections.
+  struct unlink {
+    std::shared_ptr<connection_pool> pool;
+    void operator()(connection* c) const noexcept {
+      {
+        std::lock_guard lock(pool->mutex_);
+        if (c->prev_)
+          c->prev_->next_ = c->next_;
+        else
+          pool->all_ = c->next_;
+        if (c->next_) c->next_->prev_ = c->prev_;
+      }
+      delete c;
+    }
+  };
+
+  std::shared_ptr<connection> make_connection(const url_parts& where) {
+    std::shared_ptr<connection> c(new connection(ex_, where), unlink{shared_from_this()});
+    std::lock_guard lock(mutex_);
+    c->next_ = all_;
+    if (all_) all_->prev_ = c.get();
+    all_ = c.get();
+    return c;
+  }
+
+  template <class Token>
+  auto async_wait(std::shared_ptr<waiter> w, Token&& token)
+      -> decltype(boost::asio::async_initiate<Token, signature>(
+          std::declval<void (*)(boost::asio::any_completion_handler<signature>,
+                                std::shared_ptr<waiter>)>(),
+          token, std::move(w))) {
+    return boost::asio::async_initiate<Token, signature>(
+        [this](auto handler, std::shared_ptr<waiter> w) {
+          auto slot = boost::asio::get_associated_cancellation_slot(handler);
+          std::unique_lock lock(mutex_);
+          if (w->done) {
+            lock.unlock();
+            complete_later(ex_, std::move(handler), w->ec, w->what, std::move(w->conn));
+            return;
+          }
+          w->handler.emplace(std::move(handler));
+          if (slot.is_connected()) {
+            w->slot = slot;
+            slot.assign([self = shared_from_this(), w](boost::asio::cancellation_type) {
+              self->give_up(w, make_error_code(errc::cancelled));
+            });
+          }
+          w->timer.async_wait([self = shared_from_this(), w](boost::system::error_code ec) {
+            if (!ec) self->give_up(w, make_error_code(errc::timeout));
+          });
+        },
+        token, std::move(w));
+  }
+
+  // The waiter's deadline passed or it was cancelled: leave the queue unless already granted.
+  void give_up(const std::shared_ptr<waiter>& w, boost::system::error_code ec) {
+    std::unique_lock lock(mutex_);
+    if (w->done || !state_.cancel(w)) return;
+    w->done = true;
+    w->ec = ec;
+    auto h = take_handler(*w);
+    lock.unlock();
+    if (h) complete_later(ex_, std::move(*h), ec, 0, std::shared_ptr<connection>());
+  }
+
+  // Under the lock: the handler to complete, with the slot and timer released.
+  std::optional<boost::asio::any_completion_handler<signature>> take_handler(waiter& w) {
+    if (w.slot.is_connected()) w.slot.clear();
+    w.timer.cancel();
+    auto h = std::move(w.handler);
+    w.handler.reset();
+    return h;
+  }
+
+  // Completes granted waiters and closes connections, outside the lock.
+  void deliver(state_type::actions& a) {
+    std::vector<std::pair<boost::asio::any_completion_handler<signature>, std::shared_ptr<waiter>>>
+        ready;
+    if (!a.grants.empty()) {
+      std::lock_guard lock(mutex_);
+      for (auto& g : a.grants) {
+        auto& w = *g.waiter;
+        w.done = true;
+        if (g.what == state_type::kind::wait) w.ec = make_error_code(errc::cancelled);
+        w.what = static_cast<int>(g.what);
+        w.conn = std::move(g.conn);
+        if (auto h = take_handler(w)) ready.emplace_back(std::move(*h), g.waiter);
+      }
+    }
+    close_later(a.close);
+    for (auto& [h, w] : ready)
+      complete_later(ex_, std::move(h), w->ec, w->what, std::move(w->conn));
+  }
+
+  void close_later(std::vector<std::shared_ptr<connection>>& conns) {
+    for (auto& c : conns) close_later(c);
+  }
+  static void close_later(std::shared_ptr<connection>& c) {
+    auto& strand = c->strand();
+    boost::asio::post(strand, [c = std::move(c)] { c->close(); });
+  }
+
+  void give_back(std::shared_ptr<connection> c, bool keep, clock::duration idle_for) {
+    state_type::actions a;
+    auto const now = clock::now();
+    bool arm = false;
+    {
+      std::lock_guard lock(mutex_);
+      auto origin = c->origin();
+      a = state_.release(origin, std::move(c), keep, now, now + idle_for);
+      if (keep && !sweeping_ && state_.idle_total() > 0) arm = sweeping_ = true;
+    }
+    deliver(a);
+    if (arm) schedule_sweep();
+  }
+
+  void discard(std::shared_ptr<connection> c) {
+    state_type::actions a;
+    {
+      std::lock_guard lock(mutex_);
+      a = state_.discard(c->origin());
+    }
+    a.close.push_back(std::move(c));
+    deliver(a);
+  }
+
+  // Idle connections are closed when their time is up even if no request comes, so that idle
+  // sockets do not linger. One timer per session, armed while anything is idle.
+  void schedule_sweep() {
+    boost::asio::post(sweep_timer_.get_executor(), [self = shared_from_this()] {
+      clock::time_point next;
+      {
+        std::lock_guard lock(self->mutex_);
+        next = self->state_.next_expiry();
+        if (next == clock::time_point::max() || self->state_.closed()) {
+          self->sweeping_ = false;
+          return;
+        }
+      }
+      self->sweep_timer_.expires_at(next);
+      self->sweep_timer_.async_wait([self](boost::system::error_code ec) {
+        if (ec) {
+          std::lock_guard lock(self->mutex_);
+          self->sweeping_ = false;
+          return;
+        }
+        state_type::actions a;
+        {
+          std::lock_guard lock(self->mutex_);
+          a = self->state_.expire(clock::now());
+        }
+        self->deliver(a);
+        self->schedule_sweep();
+      });
+    });
+  }
+
+  boost::asio::any_io_executor ex_;
+  boost::asio::steady_timer sweep_timer_;
+  std::mutex mutex_;
+  state_type state_;
+  connection* all_ = nullptr;
+  bool sweeping_ = false;
+  std::atomic<std::size_t> opened_{0}, reused_{0}, stale_{0};
+};
+
+inline void pooled_connection::release(bool keep, connection::clock::duration idle_for) {
+  if (!conn_) return;
+  auto pool = std::move(pool_);
+  pool->give_back(std::move(conn_), keep, idle_for);
+  conn_.reset();
+}
+
+inline void pooled_connection::reset() noexcept {
+  if (!conn_) return;
+  auto pool = std::move(pool_);
+  pool->discard(std::move(conn_));
+  conn_.reset();
+}
+
+}  // namespace fanout::detail
+
+#endif

@@ -1,0 +1,436 @@
+#ifndef FANOUT_HTTP_IMPL_SESSION_HPP
+#define FANOUT_HTTP_IMPL_SESSION_HPP
+
+#include <fanout/detail/http/inflate.hpp>
+#include <fanout/detail/http/resolver_cache.hpp>
+#include <fanout/http/connection_pool.hpp>
+#include <fanout/http/error.hpp>
+#include <fanout/http/tls.hpp>
+#include <fanout/http/url.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/message.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+
+namespace fanout::detail {
+
+// RFC 9110 token characters, for methods and header names.
+inline bool is_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c >= '0' && c <= '9') continue;
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') continue;
+    switch (c) {
+      case '!':
+      case '#':
+      case '$':
+      case '%':
+      case '&':
+      case '\'':
+      case '*':
+      case '+':
+      case '-':
+      case '.':
+      case '^':
+      case '_':
+      case '`':
+      case '|':
+      case '~':
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+inline bool is_safe_value(std::string_view s) noexcept {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+// The `timeout=N` of a `Keep-Alive` header, if any.
+inline std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view v) {
+  for (std::size_t i = 0; i + 8 <= v.size(); ++i) {
+    if (!iequals(v.substr(i, 8), "timeout=")) continue;
+    std::size_t j = i + 8;
+    long n = 0;
+    bool digits = false;
+    while (j < v.size() && v[j] >= '0' && v[j] <= '9' && n < 1'000'000) {
+      n = n * 10 + (v[j++] - '0');
+      digits = true;
+    }
+    if (digits) return std::chrono::seconds(n);
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+class session_impl : public std::enable_shared_from_this<session_impl> {
+ public:
+  using clock = std::chrono::steady_clock;
+  using result_type = session::result_type;
+
+  session_impl(boost::asio::any_io_executor ex, session_options o)
+      : ex_(ex),
+        options_(std::move(o)),
+        tls_(options_),
+        pool_(std::make_shared<connection_pool>(ex, options_)),
+        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)) {}
+
+  ~session_impl() { pool_->close(); }
+
+  boost::asio::any_io_executor executor() const noexcept { return ex_; }
+  const session_options& options() const noexcept { return options_; }
+  void close() {
+    closed_.store(true);
+    pool_->close();
+  }
+
+  session_stats stats() const {
+    session_stats s;
+    s.requests = requests_.load();
+    s.connections_opened = pool_->connections_opened();
+    s.connections_reused = pool_->connections_reused();
+    s.stale_detected = pool_->stale_detected();
+    s.stale_retries = stale_retries_.load();
+    s.dns_lookups = dns_->lookups();
+    s.tls_resumed = tls_resumed_.load();
+    s.open_connections = pool_->open_connections();
+    s.idle_connections = pool_->idle_connections();
+    return s;
+  }
+
+  boost::asio::awaitable<result_type> run(fanout::request req);
+
+ private:
+  using request_message = connection::request_message;
+
+  // One request on one connection, on the connection's strand: connect if new, then exchange.
+  boost::asio::awaitable<connection::outcome> attempt(std::shared_ptr<connection> conn, bool fresh,
+                                                      const url_parts& where,
+                                                      const request_message& m, bool head,
+                                                      clock::time_point deadline,
+                                                      response::message_type& out,
+                                                      fanout::timings& t) {
+    namespace asio = boost::asio;
+    if (fresh) {
+      auto const connect_deadline = std::min(
+          deadline,
+          clock::now() + std::chrono::duration_cast<clock::duration>(options_.connect_timeout));
+      boost::system::error_code ec;
+      auto const t0 = clock::now();
+      auto endpoints =
+          co_await dns_->async_resolve(where.host, where.port, connect_deadline - clock::now(),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+      t.dns += clock::now() - t0;
+      if (ec) {
+        connection::outcome o;
+        o.where = stage::resolve;
+        o.ec = classify(ec, stage::resolve, X509_V_OK, o.what);
+        co_return o;
+      }
+      auto o = co_await conn->connect(endpoints, &tls_, options_.verify_tls, connect_deadline, t);
+      if (o.ec) co_return o;
+      if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
+    }
+    co_return co_await conn->exchange(m, head, options_.max_header_bytes, options_.max_body_bytes,
+                                      deadline, out, t);
+  }
+
+  boost::asio::any_io_executor ex_;
+  session_options options_;
+  tls_context tls_;
+  std::shared_ptr<connection_pool> pool_;
+  std::shared_ptr<resolver_cache> dns_;
+  std::atomic<bool> closed_{false};
+  std::atomic<std::size_t> requests_{0}, stale_retries_{0}, tls_resumed_{0};
+};
+
+inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::request req) {
+  namespace asio = boost::asio;
+  namespace http = boost::beast::http;
+  auto self = shared_from_this();  // the session may be destroyed while we run
+  auto const start = clock::now();
+  std::string current = std::move(req.url);
+  std::string method = std::move(req.method);
+  auto fail = [&](boost::system::error_code ec, std::string_view what) {
+    std::string m;
+    m.reserve(method.size() + current.size() + what.size() + 3);
+    m.append(method).append(" ").append(current).append(": ").append(what);
+    return result_type(boost::system::in_place_error, ec, std::move(m));
+  };
+
+  if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
+  if (!is_token(method))
+    co_return fail(make_error_code(errc::invalid_request), "invalid method \"" + method + "\"");
+  for (auto const& [name, value] : req.headers) {
+    if (!is_token(name))
+      co_return fail(make_error_code(errc::invalid_request),
+                     "invalid header name \"" + name + "\"");
+    if (!is_safe_value(value))
+      co_return fail(make_error_code(errc::invalid_request),
+                     "header \"" + name + "\" has a CR, LF or NUL in its value");
+  }
+  url_parts where;
+  {
+    std::string why;
+    if (parse_url(current, where, why))
+      co_return fail(make_error_code(errc::invalid_url), "invalid URL: " + why);
+  }
+
+  auto timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
+  auto const deadline = timeout >= std::chrono::hours(24 * 365)
+                            ? clock::time_point::max()
+                            : start + std::chrono::duration_cast<clock::duration>(timeout);
+
+  // The request message, built once and adjusted by redirects.
+  request_message m;
+  m.method_string(method);
+  m.target(where.target);
+  m.version(11);
+  bool user_host = false, user_agent = false, user_encoding = false;
+  for (auto const& [name, value] : req.headers) {
+    user_host |= iequals(name, "host");
+    user_agent |= iequals(name, "user-agent");
+    user_encoding |= iequals(name, "accept-encoding");
+  }
+  if (!user_host) m.set(http::field::host, where.host_header);
+  if (!user_agent && !options_.user_agent.empty())
+    m.set(http::field::user_agent, options_.user_agent);
+  bool const decompress = options_.decompress && !user_encoding;
+  if (decompress) m.set(http::field::accept_encoding, "gzip, deflate");
+  if (!options_.keep_alive) m.set(http::field::connection, "close");
+  for (auto const& [name, value] : req.headers) m.insert(name, value);
+  if (req.json) {
+    m.body() = req.json->dump();
+    if (m.find(http::field::content_type) == m.end())
+      m.set(http::field::content_type, "application/json");
+  } else {
+    m.body() = std::move(req.body);
+  }
+  m.prepare_payload();
+
+  bool const raise = req.raise_for_status.value_or(options_.raise_for_status);
+  response resp;
+  auto& msg = response_access::msg(resp);
+  auto& t = response_access::timings(resp);
+  int attempts = 0, redirects = 0;
+
+  for (;;) {  // one iteration per redirect hop
+    bool const head = method == "HEAD";
+    bool fresh_only = false;
+    pooled_connection conn;
+    for (;;) {  // the one transparent retry after a stale keep-alive connection
+      ++attempts;
+      requests_.fetch_add(1, std::memory_order_relaxed);
+      auto got = co_await pool_->acquire(where, fresh_only, deadline, t.pool_wait);
+      if (got.ec) {
+        if (got.ec == errc::timeout)
+          co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
+        co_return fail(got.ec, closed_.load() ? "the session is closed" : "cancelled");
+      }
+      conn = std::move(got.conn);
+      t.reused = !conn.fresh();
+      msg = {};
+      auto o = co_await asio::co_spawn(
+          conn->strand(), attempt(conn.get(), conn.fresh(), where, m, head, deadline, msg, t),
+          asio::use_awaitable);
+      if (!o.ec) break;
+      bool const retry = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
+                         (o.where == stage::write || o.where == stage::read) &&
+                         is_stale_connection_error(o.raw) && is_idempotent(method) &&
+                         !closed_.load();
+      conn.reset();
+      if (!retry) {
+        if (closed_.load() && o.ec == errc::cancelled)
+          co_return fail(o.ec, "the session is closed");
+        co_return fail(o.ec, o.what);
+      }
+      stale_retries_.fetch_add(1, std::memory_order_relaxed);
+      fresh_only = true;
+    }
+    t.tls_resumed = conn->tls_resumed();
+
+    // Back to the pool, for as long as both sides allow.
+    {
+      bool keep = options_.keep_alive && msg.keep_alive() && conn->clean();
+      auto idle = std::chrono::duration_cast<clock::duration>(options_.idle_timeout);
+      if (keep) {
+        if (auto ka = msg.find(http::field::keep_alive); ka != msg.end()) {
+          if (auto n = keep_alive_timeout(ka->value())) {
+            // Leave a margin so that we never send on a connection the server is closing.
+            auto server = std::chrono::duration_cast<clock::duration>(*n);
+            auto margin = std::min<clock::duration>(std::chrono::seconds(1), server / 2);
+            idle = std::min(idle, server - margin);
+          }
+        }
+        if (idle <= clock::duration::zero()) keep = false;
+      }
+      conn.release(keep, idle);
+    }
+
+    int const status = msg.result_int();
+    // Redirects.
+    if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+        options_.max_redirects > 0) {
+      auto loc = msg.find(http::field::location);
+      if (loc != msg.end()) {
+        if (static_cast<std::size_t>(redirects) >= options_.max_redirects)
+          co_return fail(make_error_code(errc::too_many_redirects),
+                         "more than " + std::to_string(options_.max_redirects) + " redirects");
+        std::string next;
+        if (resolve_location(current, loc->value(), next))
+          co_return fail(make_error_code(errc::redirect_refused),
+                         "redirect to an invalid Location \"" + std::string(loc->value()) + "\"");
+        url_parts next_where;
+        std::string why;
+        if (parse_url(next, next_where, why))
+          co_return fail(make_error_code(errc::redirect_refused),
+                         "redirect to " + next + " refused: " + why);
+        if (where.https && !next_where.https && !options_.allow_https_downgrade)
+          co_return fail(make_error_code(errc::redirect_refused),
+                         "redirect from https to http (" + next +
+                             ") refused; set allow_https_downgrade to follow it");
+        if ((status == 303 && method != "HEAD") ||
+            ((status == 301 || status == 302) && method == "POST")) {
+          method = "GET";
+          m.method(http::verb::get);
+          m.body().clear();
+          m.erase(http::field::content_type);
+          m.erase(http::field::content_length);
+          m.erase(http::field::transfer_encoding);
+        }
+        if (next_where.origin != where.origin) {
+          m.erase(http::field::authorization);
+          m.erase(http::field::cookie);
+          m.erase(http::field::proxy_authorization);
+          m.set(http::field::host, next_where.host_header);
+        }
+        m.target(next_where.target);
+        m.prepare_payload();
+        where = std::move(next_where);
+        current = std::move(next);
+        ++redirects;
+        continue;
+      }
+    }
+
+    // Transparent decompression, bounded by max_body_bytes.
+    if (decompress && !head && status != 204 && status != 304) {
+      if (auto ce = msg.find(http::field::content_encoding); ce != msg.end()) {
+        bool unsupported = false;
+        if (auto ec =
+                decode_content(ce->value(), msg.body(), options_.max_body_bytes, unsupported)) {
+          if (ec == errc::body_too_large)
+            co_return fail(ec, "decompressed body larger than max_body_bytes (" +
+                                   std::to_string(options_.max_body_bytes) + ")");
+          co_return fail(ec, "cannot decode " + std::string(ce->value()) + " body");
+        }
+        if (!unsupported) {
+          msg.erase(http::field::content_encoding);
+          msg.erase(http::field::content_length);
+        }
+      }
+    }
+
+    if (raise && status >= 400)
+      co_return fail(make_error_code(errc::http_status),
+                     "HTTP " + std::to_string(status) + " " + std::string(msg.reason()));
+    break;
+  }
+
+  response_access::url(resp) = std::move(current);
+  response_access::method(resp) = std::move(method);
+  response_access::attempts(resp) = attempts;
+  response_access::redirects(resp) = redirects;
+  t.total = clock::now() - start;
+  co_return result_type(std::move(resp));
+}
+
+}  // namespace fanout::detail
+
+namespace fanout {
+
+inline session::session(executor_type ex, session_options options)
+    : impl_(std::make_shared<detail::session_impl>(std::move(ex), std::move(options))) {}
+
+inline session::~session() {
+  if (impl_) impl_->close();
+}
+
+inline boost::asio::awaitable<session::result_type> session::try_request(fanout::request req) {
+  auto impl = impl_;
+  std::string const context = req.method + " " + req.url;
+  try {
+    co_return co_await impl->run(std::move(req));
+  } catch (...) {
+    auto e = error_from_current_exception();
+    if (e.code() == boost::asio::error::operation_aborted)
+      co_return result_type(boost::system::in_place_error, make_error_code(errc::cancelled),
+                            context + ": cancelled");
+    co_return result_type(boost::system::in_place_error, e);
+  }
+}
+
+inline boost::asio::awaitable<response> session::request(fanout::request req) {
+  auto r = co_await try_request(std::move(req));
+  if (!r) throw system_error(std::move(r).error());
+  co_return std::move(*r);
+}
+
+inline boost::asio::awaitable<response> session::get(std::string url, header_list headers) {
+  return request(
+      fanout::request{.method = "GET", .url = std::move(url), .headers = std::move(headers)});
+}
+inline boost::asio::awaitable<response> session::head(std::string url, header_list headers) {
+  return request(
+      fanout::request{.method = "HEAD", .url = std::move(url), .headers = std::move(headers)});
+}
+inline boost::asio::awaitable<response> session::del(std::string url, header_list headers) {
+  return request(
+      fanout::request{.method = "DELETE", .url = std::move(url), .headers = std::move(headers)});
+}
+inline boost::asio::awaitable<response> session::post(std::string url, nlohmann::json body,
+                                                      header_list headers) {
+  return request(fanout::request{.method = "POST",
+                                 .url = std::move(url),
+                                 .headers = std::move(headers),
+                                 .json = std::move(body)});
+}
+inline boost::asio::awaitable<response> session::put(std::string url, nlohmann::json body,
+                                                     header_list headers) {
+  return request(fanout::request{.method = "PUT",
+                                 .url = std::move(url),
+                                 .headers = std::move(headers),
+                                 .json = std::move(body)});
+}
+inline boost::asio::awaitable<response> session::patch(std::string url, nlohmann::json body,
+                                                       header_list headers) {
+  return request(fanout::request{.method = "PATCH",
+                                 .url = std::move(url),
+                                 .headers = std::move(headers),
+                                 .json = std::move(body)});
+}
+
+inline void session::close() {
+  if (impl_) impl_->close();
+}
+inline session::executor_type session::get_executor() const noexcept {
+  return impl_->executor();
+}
+inline const session_options& session::options() const noexcept {
+  return impl_->options();
+}
+inline session_stats session::stats() const {
+  return impl_->stats();
+}
+
+}  // namespace fanout
+
+#endif

@@ -1,0 +1,57 @@
+#ifndef FANOUT_HTTP_OPTIONS_HPP
+#define FANOUT_HTTP_OPTIONS_HPP
+
+#include <fanout/config.hpp>
+#include <fanout/version.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace fanout {
+
+/// How a `fanout::session` connects, pools, limits and verifies. An aggregate: set what you
+/// need with designated initialisers in declaration order, `{.max_connections_per_host = 8}`.
+struct session_options {
+  /// Open connections (in use, idle or connecting) to one (scheme, host, port); requests beyond
+  /// it wait, first come first served. 0 = no cap.
+  std::size_t max_connections_per_host = 64;
+  /// Open connections across all hosts; an idle connection to another host is closed to make
+  /// room when needed. 0 = no cap.
+  std::size_t max_connections = 256;
+  /// DNS resolution (when not cached), TCP connect and TLS handshake of one connection.
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  /// Everything one request does, redirects included: waiting for a connection, connecting,
+  /// sending, receiving. `request::timeout` overrides it.
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+  /// An idle pooled connection is closed after this long (below the 60 s of common load
+  /// balancers, so we close first), or sooner when the server's `Keep-Alive: timeout=N` says so.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(50);
+  /// Redirects (301, 302, 303, 307, 308) followed per request; 0 returns the 3xx response.
+  std::size_t max_redirects = 10;
+  /// Largest response body accepted, after decompression too.
+  std::size_t max_body_bytes = std::size_t(64) << 20;
+  /// Verify the server's certificate chain and host name. `false` accepts any certificate.
+  bool verify_tls = true;
+
+  /// A PEM file of trusted CA certificates, used instead of the system trust store.
+  std::string ca_file{};
+  /// The `User-Agent` sent unless a request sets its own.
+  std::string user_agent = "fanout/" FANOUT_VERSION_STRING;
+  /// Make a status >= 400 an `errc::http_status` error (per request: `request::raise_for_status`).
+  bool raise_for_status = false;
+  /// Follow a redirect from https to http (refused with `errc::redirect_refused` by default).
+  bool allow_https_downgrade = false;
+  /// Largest response header block (status line and fields).
+  std::size_t max_header_bytes = std::size_t(64) << 10;
+  /// Reuse connections; `false` sends `Connection: close` and opens one per request.
+  bool keep_alive = true;
+  /// Send `Accept-Encoding: gzip, deflate` and inflate such bodies transparently.
+  bool decompress = true;
+  /// How long a resolved host's addresses are reused.
+  std::chrono::milliseconds dns_cache_ttl = std::chrono::seconds(10);
+};
+
+}  // namespace fanout
+
+#endif

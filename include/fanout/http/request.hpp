@@ -1,0 +1,43 @@
+#ifndef FANOUT_HTTP_REQUEST_HPP
+#define FANOUT_HTTP_REQUEST_HPP
+
+#include <fanout/config.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fanout {
+
+/// Request headers in the order they are sent: `{{"authorization", "Bearer x"}, ...}`.
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// One HTTP request for `session::request`. An aggregate: fill it with designated initialisers
+/// in declaration order, `fanout::request{.method = "POST", .url = u, .json = j}`.
+struct request {
+  /// The method token, sent as given ("GET", "POST", "PROPFIND"...).
+  std::string method = "GET";
+  /// An absolute `http://` or `https://` URL.
+  std::string url{};
+  /// Extra headers. They replace the defaults of the same name (`User-Agent`,
+  /// `Accept-Encoding`, `Host`...). Names and values with CR, LF or NUL are rejected before I/O.
+  header_list headers{};
+  /// When set, the body is `json.dump()` and `Content-Type` defaults to `application/json`.
+  std::optional<nlohmann::json> json{};
+  /// Deadline for the whole request (pool wait, DNS, connect, TLS, every redirect, body);
+  /// zero means the session's `request_timeout`.
+  std::chrono::milliseconds timeout{0};
+  /// The raw body, used when `json` is empty.
+  std::string body{};
+  /// Overrides the session's `raise_for_status` for this request when set.
+  std::optional<bool> raise_for_status{};
+};
+
+}  // namespace fanout
+
+#endif

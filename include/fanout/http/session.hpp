@@ -1,0 +1,127 @@
+#ifndef FANOUT_HTTP_SESSION_HPP
+#define FANOUT_HTTP_SESSION_HPP
+
+#include <fanout/config.hpp>
+#include <fanout/core/error.hpp>
+#include <fanout/http/options.hpp>
+#include <fanout/http/request.hpp>
+#include <fanout/http/response.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+namespace fanout {
+
+namespace detail {
+class session_impl;
+}
+
+/// Counters of one session, for tests, logs and benchmarks.
+struct session_stats {
+  std::size_t requests = 0;            ///< requests started (each redirect hop counts)
+  std::size_t connections_opened = 0;  ///< TCP connections opened
+  std::size_t connections_reused = 0;  ///< requests served by a pooled connection
+  std::size_t stale_detected = 0;      ///< pooled connections found closed before use
+  std::size_t stale_retries = 0;       ///< requests re-sent after a reused connection failed
+  std::size_t dns_lookups = 0;         ///< lookups sent to the system resolver
+  std::size_t tls_resumed = 0;         ///< TLS handshakes that resumed a session
+  std::size_t open_connections = 0;    ///< open now (in use, idle or connecting)
+  std::size_t idle_connections = 0;    ///< idle in the pool now
+};
+
+/// A shared, connection-pooled HTTP/1.1 + HTTPS client.
+///
+/// One session serves any number of concurrent requests, from coroutines on one thread or on
+/// a multi-threaded executor (`asio::thread_pool`, an `io_context` run by several threads): its
+/// state is guarded by a mutex and every connection does its I/O on its own strand, so
+/// requests need no external synchronisation. Connections are pooled per (scheme, host, port)
+/// and reused while alive (see `session_options` for caps and timeouts).
+///
+/// Lifetime: the session may be destroyed while requests are in flight: the destructor calls
+/// `close()`, and the requests still running fail with `errc::cancelled` and keep the internals
+/// alive until they finish. The executor's execution context must outlive those requests.
+///
+/// GCC 12 pitfall: an aggregate temporary such as `fanout::request{...}` written inside a
+/// `co_await` expression is miscompiled by GCC 12 (its std::string members are copied bitwise;
+/// the program frees a bad pointer later). Name the request first:
+/// `fanout::request req{.method = "POST", .url = u}; co_await http.request(req);`
+/// Newer compilers and non-aggregate temporaries (`std::string`, `nlohmann::json`) are fine.
+///
+/// \code
+/// fanout::session http{io.get_executor(), {.max_connections_per_host = 8}};
+/// fanout::response r = co_await http.get("https://example.com/items/42");
+/// if (r.ok()) use(r.json<item>());
+/// \endcode
+class session {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  /// What `try_request` completes with; the same type as `fanout::result<response>`.
+  using result_type = boost::system::result<response, fanout::error>;
+
+  /// A session whose connections, timers and resolver run on `ex`. Throws `fanout::system_error`
+  /// (`errc::tls`) when `options.ca_file` cannot be loaded.
+  explicit session(executor_type ex, session_options options = {});
+
+  /// A session on `ctx.get_executor()` (an `io_context`, a `thread_pool`).
+  template <class ExecutionContext>
+  requires std::is_convertible_v<ExecutionContext&, boost::asio::execution_context&>
+  explicit session(ExecutionContext& ctx, session_options options = {})
+      : session(executor_type(ctx.get_executor()), std::move(options)) {}
+
+  session(session&&) noexcept = default;
+  session& operator=(session&&) noexcept = default;
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  /// Calls `close()`.
+  ~session();
+
+  /// Sends `req` and reads the whole response, following redirects.
+  ///
+  /// Completes with the response whatever its status (unless `raise_for_status`). Throws
+  /// `fanout::system_error` carrying a `fanout::error` whose code says what failed (`timeout`,
+  /// `tls`, `invalid_url`, `connection_refused`, ...) and whose message names the method, the
+  /// URL and what happened: "GET http://127.0.0.1:4321/x: Connection refused (while connecting)".
+  /// Runs on the awaiting coroutine's executor, the socket I/O on the connection's strand.
+  /// Cancellation (terminal) of the awaiting coroutine abandons the request promptly: the
+  /// connection it used is closed and the result is `errc::cancelled`.
+  boost::asio::awaitable<response> request(fanout::request req);
+
+  /// As `request`, but reports every failure as a value instead of throwing.
+  boost::asio::awaitable<result_type> try_request(fanout::request req);
+
+  boost::asio::awaitable<response> get(std::string url, header_list headers = {});
+  boost::asio::awaitable<response> head(std::string url, header_list headers = {});
+  boost::asio::awaitable<response> del(std::string url, header_list headers = {});
+  /// POST, PUT, PATCH with a JSON body (`Content-Type: application/json`). For other bodies
+  /// use `request(fanout::request{.method = "POST", .url = u, .body = b})`.
+  boost::asio::awaitable<response> post(std::string url, nlohmann::json body,
+                                        header_list headers = {});
+  boost::asio::awaitable<response> put(std::string url, nlohmann::json body,
+                                       header_list headers = {});
+  boost::asio::awaitable<response> patch(std::string url, nlohmann::json body,
+                                         header_list headers = {});
+
+  /// Closes every pooled connection, cancels requests in flight (they fail with
+  /// `errc::cancelled`) and makes later requests fail the same way. Thread-safe, idempotent.
+  void close();
+
+  executor_type get_executor() const noexcept;
+  const session_options& options() const noexcept;
+  session_stats stats() const;
+
+ private:
+  std::shared_ptr<detail::session_impl> impl_;
+};
+
+}  // namespace fanout
+
+#include <fanout/http/impl/session.hpp>
+
+#endif

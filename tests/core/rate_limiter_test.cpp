@@ -1,0 +1,82 @@
+#include <fanout/core/rate_limiter.hpp>
+
+#include <fanout/core/gather.hpp>
+
+#include "support.hpp"
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <catch2/catch.hpp>
+
+#include <ranges>
+
+namespace asio = boost::asio;
+using namespace fanout::test;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+TEST_CASE("the rate limiter lets a burst through, then paces the rest at the rate") {
+  const int threads = GENERATE(1, 2);
+  INFO(describe_threads(threads));
+  std::vector<clock_type::time_point> starts;
+  std::mutex m;
+  auto started = clock_type::now();
+  auto out = run_on(threads, [&](auto ex) -> asio::awaitable<std::vector<fanout::result<int>>> {
+    fanout::async_rate_limiter limiter(ex, {.requests_per_second = 50, .burst = 5});
+    auto paced = [&](const int& x) -> asio::awaitable<int> {
+      co_await limiter.acquire();
+      std::lock_guard lock(m);
+      starts.push_back(clock_type::now());
+      co_return x;
+    };
+    co_return co_await fanout::gather(std::views::iota(0, 55), paced);
+  });
+  auto elapsed = clock_type::now() - started;
+  CHECK(out.size() == 55);
+  for (auto& r : out) CHECK(r);
+  // 5 at once, then 50 more at 50 per second: 1 s. Timers never fire early, so the lower
+  // bound is exact; the upper one is generous for a loaded machine.
+  CHECK(elapsed >= 990ms);
+  CHECK(elapsed < 3s);
+  std::sort(starts.begin(), starts.end());
+  CHECK(starts[4] - starts[0] < 50ms);     // the burst
+  CHECK(starts[54] - starts[0] >= 990ms);  // the 55th token is due 1 s after the first
+}
+
+TEST_CASE("rate limiter waiters are served in order and can be cancelled") {
+  using namespace asio::experimental::awaitable_operators;
+  run_on(1, [](auto ex) -> asio::awaitable<void> {
+    fanout::async_rate_limiter limiter(ex, {.requests_per_second = 20, .burst = 1});
+    CHECK(limiter.try_acquire());
+    CHECK_FALSE(limiter.try_acquire());
+    // Waits 50 ms for the next token, but gives up after 10 ms.
+    auto raced = co_await (limiter.acquire() || sleep_for(10ms));
+    CHECK(raced.index() == 1);
+    CHECK(limiter.waiting() == 0);
+    std::vector<int> order;
+    int finished = 0;
+    for (int i = 0; i < 3; ++i) {
+      asio::co_spawn(
+          ex,
+          [&, i]() -> asio::awaitable<void> {
+            co_await sleep_for(std::chrono::milliseconds(i));
+            co_await limiter.acquire();
+            order.push_back(i);
+            ++finished;
+          },
+          asio::detached);
+    }
+    while (finished < 3) co_await sleep_for(5ms);
+    CHECK(order == std::vector<int>{0, 1, 2});
+  });
+}
+
+TEST_CASE("an unlimited rate never waits") {
+  run_on(1, [](auto ex) -> asio::awaitable<void> {
+    fanout::async_rate_limiter limiter(ex, {});
+    auto t0 = clock_type::now();
+    for (int i = 0; i < 10'000; ++i) co_await limiter.acquire();
+    CHECK(clock_type::now() - t0 < 5s);
+    CHECK(limiter.try_acquire());
+  });
+}

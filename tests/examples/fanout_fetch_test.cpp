@@ -1,0 +1,226 @@
+// fanout-fetch, run as a user runs it: a separate process, against the loopback test server,
+// its output compared byte for byte (the "ms" figures aside, which vary from run to run).
+
+#include <support/test_server.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef FANOUT_FETCH_PATH
+#error "FANOUT_FETCH_PATH must name the fanout-fetch binary"
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using fanout::test::test_server;
+
+struct run_result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// Runs fanout-fetch with `args` (and `input` on its standard input) and collects its output.
+run_result fetch(const std::vector<std::string>& args, const std::string& input = "") {
+  static int counter = 0;
+  fs::path dir = fs::temp_directory_path() / ("fanout-fetch-test-" + std::to_string(::getpid()) +
+                                              "-" + std::to_string(++counter));
+  fs::create_directories(dir);
+  std::ofstream(dir / "in") << input;
+  std::string cmd = FANOUT_FETCH_PATH;
+  for (auto& a : args) cmd += " " + quote(a);
+  cmd += " < " + quote((dir / "in").string()) + " > " + quote((dir / "out").string()) + " 2> " +
+         quote((dir / "err").string());
+  int status = std::system(cmd.c_str());
+  run_result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(dir / "out");
+  r.err = slurp(dir / "err");
+  fs::remove_all(dir);
+  return r;
+}
+
+/// The output with every "ms" value replaced by 0, so it compares byte for byte.
+std::string without_ms(const std::string& jsonl) {
+  static const std::regex ms(R"("ms":[0-9.e+-]+)");
+  return std::regex_replace(jsonl, ms, "\"ms\":0");
+}
+
+std::string ok_line(std::size_t index, const std::string& url, int status, std::size_t bytes) {
+  return "{\"index\":" + std::to_string(index) + ",\"url\":\"" + url +
+         "\",\"status\":" + std::to_string(status) + ",\"bytes\":" + std::to_string(bytes) +
+         ",\"ms\":0,\"error\":null}\n";
+}
+
+}  // namespace
+
+TEST_CASE("fanout-fetch prints one JSON line per URL, in input order, byte for byte") {
+  test_server server;
+  std::vector<std::string> urls;
+  std::string expected;
+  for (int i = 0; i < 20; ++i) {
+    // Later URLs answer sooner: completion order is the reverse of input order.
+    urls.push_back(server.url("/delay/" + std::to_string((20 - i) * 5)));
+    expected += ok_line(i, urls.back(), 200, 4);  // the delay route answers "late"
+  }
+  auto r = fetch(urls);
+  CHECK(r.exit_code == 0);
+  CHECK(without_ms(r.out) == expected);
+  CHECK(r.err.empty());
+}
+
+TEST_CASE("fanout-fetch reports bad lines and failures per line and exits 1") {
+  test_server server;
+  std::string input = "# a comment, then a blank line\n\n" + server.url("/hello") +
+                      "\nnot a url\n" + server.url("/status/503") +
+                      "\nhttp://127.0.0.1:1/refused\n   " + server.url("/hello") + "  \n";
+  auto r = fetch({"-i", "-"}, input);
+  CHECK(r.exit_code == 1);
+  std::istringstream lines(without_ms(r.out));
+  std::vector<std::string> got;
+  for (std::string l; std::getline(lines, l);) got.push_back(l + "\n");
+  REQUIRE(got.size() == 5);
+  CHECK(got[0] == ok_line(0, server.url("/hello"), 200, 11));
+  CHECK(
+      got[1].rfind(
+          R"({"index":1,"url":"not a url","status":null,"bytes":null,"ms":0,"error":{"code":"invalid_url","message":")",
+          0) == 0);
+  CHECK(got[2] == ok_line(2, server.url("/status/503"), 503, 10));
+  CHECK(
+      got[3].rfind(
+          R"({"index":3,"url":"http://127.0.0.1:1/refused","status":null,"bytes":null,"ms":0,"error":{"code":"connection_refused","message":")",
+          0) == 0);
+  CHECK(got[3].find("127.0.0.1:1/refused") != std::string::npos);
+  CHECK(got[4] == ok_line(4, server.url("/hello"), 200, 11));
+}
+
+TEST_CASE("fanout-fetch exits 0 when every request got a response, whatever its status") {
+  test_server server;
+  auto r = fetch({server.url("/status/500"), server.url("/status/404"), server.url("/hello")});
+  CHECK(r.exit_code == 0);
+  CHECK(without_ms(r.out) == ok_line(0, server.url("/status/500"), 500, 10) +
+                                 ok_line(1, server.url("/status/404"), 404, 10) +
+                                 ok_line(2, server.url("/hello"), 200, 11));
+}
+
+TEST_CASE("fanout-fetch reads URLs from a file") {
+  test_server server;
+  fs::path file = fs::temp_directory_path() / ("fanout-fetch-urls-" + std::to_string(::getpid()));
+  std::ofstream(file) << server.url("/hello") << "\n#skip\n" << server.url("/json") << "\n";
+  auto r = fetch({"-i", file.string()});
+  fs::remove(file);
+  CHECK(r.exit_code == 0);
+  CHECK(without_ms(r.out) ==
+        ok_line(0, server.url("/hello"), 200, 11) + ok_line(1, server.url("/json"), 200, 48));
+}
+
+TEST_CASE("fanout-fetch --unordered prints in completion order") {
+  test_server server;
+  auto r = fetch({"--unordered", server.url("/delay/400"), server.url("/delay/1")});
+  CHECK(r.exit_code == 0);
+  CHECK(without_ms(r.out) ==
+        ok_line(1, server.url("/delay/1"), 200, 4) + ok_line(0, server.url("/delay/400"), 200, 4));
+}
+
+TEST_CASE("fanout-fetch caps requests in flight with -c, and connections per host with it") {
+  test_server server;
+  std::vector<std::string> args{"-c", "3"};
+  for (int i = 0; i < 30; ++i) args.push_back(server.url("/delay/20"));
+  auto r = fetch(args);
+  CHECK(r.exit_code == 0);
+  CHECK(server.peak_connections() == 3);
+  CHECK(server.connections() == 3);  // kept alive and reused
+  CHECK(server.requests() == 30);
+}
+
+TEST_CASE("fanout-fetch sends the method, headers and JSON body it is given") {
+  test_server server;
+  auto r = fetch({"-X", "PUT", "-H", "X-Trace: abc", "--json", R"({"k": 1})", server.url("/echo")});
+  CHECK(r.exit_code == 0);
+  auto req = server.last_request();
+  CHECK(req.method_string() == "PUT");
+  CHECK(req["x-trace"] == "abc");
+  CHECK(req[boost::beast::http::field::content_type] == "application/json");
+  CHECK(req.body() == R"({"k":1})");
+}
+
+TEST_CASE("fanout-fetch -o summary counts statuses, errors and connections") {
+  test_server server;
+  auto r = fetch({"-o", "summary", server.url("/hello"), server.url("/hello"),
+                  server.url("/status/404"), "http://127.0.0.1:1/"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("requests: 4 in ") == 0);
+  CHECK(r.out.find("1 errors") != std::string::npos);
+  CHECK(r.out.find("  status 200: 2\n") != std::string::npos);
+  CHECK(r.out.find("  status 404: 1\n") != std::string::npos);
+  CHECK(r.out.find("  error connection_refused: 1\n") != std::string::npos);
+  CHECK(r.out.find("latency ms: p50 ") != std::string::npos);
+  CHECK(r.out.find("connections opened: ") != std::string::npos);
+}
+
+TEST_CASE("fanout-fetch rejects bad usage with exit status 2 and says why") {
+  auto bad = fetch({"-c", "zero", "http://x/"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("-c needs a whole number") != std::string::npos);
+  CHECK(bad.out.empty());
+  CHECK(fetch({"--frobnicate"}).exit_code == 2);
+  CHECK(fetch({"-d", "x", "--json", "{}", "http://x/"}).exit_code == 2);
+  CHECK(fetch({"--json", "{not json", "http://x/"}).exit_code == 2);
+  auto help = fetch({"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("usage: fanout-fetch") == 0);
+}
+
+TEST_CASE("fanout-fetch streams: output starts before its input ends") {
+  test_server server;
+  fs::path fifo = fs::temp_directory_path() / ("fanout-fetch-fifo-" + std::to_string(::getpid()));
+  fs::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::string cmd = std::string(FANOUT_FETCH_PATH) + " -c 4 -i " + quote(fifo.string());
+  std::FILE* out = ::popen(cmd.c_str(), "r");
+  REQUIRE(out);
+  {
+    std::ofstream feed(fifo);
+    for (int i = 0; i < 5; ++i) feed << server.url("/hello") << "\n";
+    feed.flush();
+    // The input is still open: the first results must arrive anyway.
+    char line[512];
+    REQUIRE(std::fgets(line, sizeof line, out) != nullptr);
+    CHECK(std::string(line).rfind(R"({"index":0,)", 0) == 0);
+    for (int i = 0; i < 995; ++i) feed << server.url("/hello") << "\n";
+  }  // closes the input
+  int lines = 1;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, out)) ++lines;
+  CHECK(::pclose(out) == 0);
+  fs::remove(fifo);
+  CHECK(lines == 1000);
+  CHECK(server.requests() == 1000);
+}

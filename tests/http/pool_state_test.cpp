@@ -1,0 +1,191 @@
+// The pool's "who gets the next connection" rules, without sockets or clocks.
+#include <fanout/detail/http/pool_state.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using state = fanout::detail::pool_state<int, int>;
+using kind = state::kind;
+
+namespace {
+const auto t0 = state::time_point{} + 1h;
+}
+
+TEST_CASE("pool: opens up to the per-host cap, then queues", "[pool]") {
+  state s(2, 10);
+  CHECK(s.acquire("a", t0).what == kind::open);
+  CHECK(s.acquire("a", t0).what == kind::open);
+  CHECK(s.acquire("a", t0).what == kind::wait);
+  CHECK(s.open("a") == 2);
+  CHECK(s.acquire("b", t0).what == kind::open);  // another host has its own cap
+  CHECK(s.open_total() == 3);
+}
+
+TEST_CASE("pool: a released connection goes to the first waiter of its host", "[pool]") {
+  state s(1, 10);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("a", t0).what == kind::wait);
+  s.enqueue("a", 1);
+  REQUIRE(s.acquire("a", t0).what == kind::wait);
+  s.enqueue("a", 2);
+  auto a = s.release("a", 100, true, t0, t0 + 50s);
+  REQUIRE(a.grants.size() == 1);
+  CHECK(a.grants[0].waiter == 1);
+  CHECK(a.grants[0].what == kind::reuse);
+  CHECK(a.grants[0].conn == 100);
+  CHECK(a.close.empty());
+  auto b = s.release("a", 100, true, t0, t0 + 50s);
+  REQUIRE(b.grants.size() == 1);
+  CHECK(b.grants[0].waiter == 2);
+  auto c = s.release("a", 100, true, t0, t0 + 50s);
+  CHECK(c.empty());
+  CHECK(s.idle("a") == 1);
+  CHECK(s.waiting() == 0);
+}
+
+TEST_CASE("pool: idle connections are reused LIFO and expire", "[pool]") {
+  state s(4, 10);
+  for (int i = 0; i < 3; ++i) REQUIRE(s.acquire("a", t0).what == kind::open);
+  s.release("a", 1, true, t0, t0 + 10s);
+  s.release("a", 2, true, t0, t0 + 20s);
+  s.release("a", 3, true, t0, t0 + 30s);
+  auto r = s.acquire("a", t0);
+  CHECK(r.what == kind::reuse);
+  CHECK(r.conn == 3);
+  s.release("a", 3, true, t0, t0 + 30s);
+  CHECK(s.next_expiry() == t0 + 10s);
+  auto e = s.expire(t0 + 25s);
+  CHECK(e.close == std::vector<int>{1, 2});
+  CHECK(s.open("a") == 1);
+  // Expired ones are skipped on acquire too.
+  auto r2 = s.acquire("a", t0 + 31s);
+  CHECK(r2.what == kind::open);
+  CHECK(r2.side.close == std::vector<int>{3});
+}
+
+TEST_CASE("pool: a closed connection frees a slot for the first waiter that fits", "[pool]") {
+  state s(1, 2);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("b", t0).what == kind::open);
+  REQUIRE(s.acquire("c", t0).what == kind::wait);  // total cap
+  s.enqueue("c", 7);
+  REQUIRE(s.acquire("a", t0).what == kind::wait);  // host cap
+  s.enqueue("a", 8);
+  auto a = s.release("b", 20, false, t0, t0);  // b closes: c may open
+  CHECK(a.close == std::vector<int>{20});
+  REQUIRE(a.grants.size() == 1);
+  CHECK(a.grants[0].waiter == 7);
+  CHECK(a.grants[0].what == kind::open);
+  auto d = s.discard("a");  // a's connection failed: its waiter may open
+  REQUIRE(d.grants.size() == 1);
+  CHECK(d.grants[0].waiter == 8);
+  CHECK(s.open_total() == 2);
+}
+
+TEST_CASE("pool: the total cap evicts another host's idle connection", "[pool]") {
+  state s(5, 2);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  s.release("a", 1, true, t0, t0 + 50s);
+  auto r = s.acquire("b", t0);
+  CHECK(r.what == kind::open);
+  CHECK(r.side.close == std::vector<int>{1});
+  CHECK(s.open("a") == 1);
+  CHECK(s.open_total() == 2);
+}
+
+TEST_CASE("pool: a returned connection is closed for a waiter of another host", "[pool]") {
+  state s(5, 1);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("b", t0).what == kind::wait);
+  s.enqueue("b", 3);
+  auto a = s.release("a", 1, true, t0, t0 + 50s);
+  CHECK(a.close == std::vector<int>{1});
+  REQUIRE(a.grants.size() == 1);
+  CHECK(a.grants[0].waiter == 3);
+  CHECK(a.grants[0].what == kind::open);
+}
+
+TEST_CASE("pool: waiters are served first come first served", "[pool]") {
+  state s(1, 10);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  for (int w = 1; w <= 5; ++w) {
+    REQUIRE(s.acquire("a", t0).what == kind::wait);
+    s.enqueue("a", w);
+  }
+  CHECK(s.cancel(3));
+  CHECK_FALSE(s.cancel(3));
+  std::vector<int> order;
+  for (int i = 0; i < 4; ++i) {
+    auto a = s.release("a", 1, true, t0, t0 + 50s);
+    REQUIRE(a.grants.size() == 1);
+    order.push_back(a.grants[0].waiter);
+  }
+  CHECK(order == std::vector<int>{1, 2, 4, 5});
+}
+
+TEST_CASE("pool: a fresh request skips idle connections and may evict one of its host", "[pool]") {
+  state s(1, 10);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  s.release("a", 1, true, t0, t0 + 50s);
+  auto r = s.acquire("a", t0, true);
+  CHECK(r.what == kind::open);
+  CHECK(r.side.close == std::vector<int>{1});
+  CHECK(s.open("a") == 1);
+}
+
+TEST_CASE("pool: close_all returns idle connections and fails waiters", "[pool]") {
+  state s(1, 10);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("b", t0).what == kind::open);
+  s.release("b", 2, true, t0, t0 + 50s);
+  REQUIRE(s.acquire("a", t0).what == kind::wait);
+  s.enqueue("a", 9);
+  auto a = s.close_all();
+  CHECK(a.close == std::vector<int>{2});
+  REQUIRE(a.grants.size() == 1);
+  CHECK(a.grants[0].what == kind::wait);
+  CHECK(s.acquire("c", t0).what == kind::wait);  // closed: nothing opens
+  auto r = s.release("a", 1, true, t0, t0 + 50s);
+  CHECK(r.close == std::vector<int>{1});
+  CHECK(s.open_total() == 0);
+}
+
+TEST_CASE("pool: 1000 random operations keep the caps and the counts", "[pool]") {
+  state s(3, 5);
+  std::vector<std::pair<std::string, int>> in_use;
+  std::vector<std::pair<std::string, int>> waiting;
+  unsigned seed = 12345;
+  auto rnd = [&] { return seed = seed * 1103515245 + 12345, (seed >> 16) & 0x7fff; };
+  int next_conn = 1, next_waiter = 1;
+  std::map<int, std::string> waiter_host;
+  for (int i = 0; i < 1000; ++i) {
+    std::string host(1, static_cast<char>('a' + rnd() % 3));
+    if (rnd() % 2 == 0 || in_use.empty()) {
+      auto r = s.acquire(host, t0);
+      if (r.what == kind::open)
+        in_use.emplace_back(host, next_conn++);
+      else if (r.what == kind::reuse)
+        in_use.emplace_back(host, r.conn);
+      else {
+        waiter_host[next_waiter] = host;
+        s.enqueue(host, next_waiter++);
+      }
+    } else {
+      auto idx = rnd() % in_use.size();
+      auto [h, c] = in_use[idx];
+      in_use.erase(in_use.begin() + static_cast<long>(idx));
+      auto a = s.release(h, c, rnd() % 3 != 0, t0, t0 + 50s);
+      for (auto& g : a.grants)
+        in_use.emplace_back(waiter_host[g.waiter], g.what == kind::open ? next_conn++ : g.conn);
+    }
+    REQUIRE(s.open_total() <= 5);
+    for (auto h : {"a", "b", "c"}) REQUIRE(s.open(h) <= 3);
+    REQUIRE(s.open_total() == in_use.size() + s.idle_total());
+  }
+}

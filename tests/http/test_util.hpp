@@ -1,0 +1,62 @@
+#ifndef FANOUT_TESTS_HTTP_TEST_UTIL_HPP
+#define FANOUT_TESTS_HTTP_TEST_UTIL_HPP
+
+#include <fanout/http.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <ostream>
+
+namespace fanout {
+// For Catch2's messages about results.
+inline std::ostream& operator<<(std::ostream& os, const response& r) {
+  return os << "HTTP " << r.status() << " " << r.url();
+}
+inline std::ostream& operator<<(std::ostream& os, const error& e) {
+  return os << error_name(e.code()) << ": " << e.message();
+}
+}  // namespace fanout
+
+namespace fanout::test {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+/// Runs `body(session)` to completion on a fresh io_context, bounded in time; rethrows what it
+/// threw. The session is closed afterwards.
+inline void run_session(session_options o,
+                        const std::function<asio::awaitable<void>(session&)>& body,
+                        std::chrono::seconds limit = std::chrono::seconds(120)) {
+  asio::io_context io;
+  session s(io.get_executor(), std::move(o));
+  std::exception_ptr ep;
+  bool done = false;
+  asio::co_spawn(io, body(s), [&](std::exception_ptr e) {
+    ep = e;
+    done = true;
+    s.close();
+  });
+  io.run_for(limit);
+  REQUIRE(done);
+  if (ep) std::rethrow_exception(ep);
+}
+
+inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::use_awaitable);
+}
+
+inline bool contains(const std::string& s, std::string_view part) {
+  return s.find(part) != std::string::npos;
+}
+
+}  // namespace fanout::test
+
+#endif
