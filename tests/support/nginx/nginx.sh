@@ -23,11 +23,13 @@
 # Routes, over HTTP and HTTPS: /100b (100 bytes), /4k.json (4096 bytes of JSON),
 # /delay (answers after 100 ms; needs the echo module, see DELAY_ROUTE).
 #
-# Environment: NGINX (default /usr/sbin/nginx), NGINX_ECHO_MODULE (default Debian's
+# Environment: FANOUT_NGINX_BIN (default /usr/sbin/nginx), NGINX_ECHO_MODULE (default Debian's
 # /usr/lib/nginx/modules/ngx_http_echo_module.so from libnginx-mod-http-echo).
 set -euo pipefail
 
-NGINX=${NGINX:-/usr/sbin/nginx}
+nginx_bin=${FANOUT_NGINX_BIN:-/usr/sbin/nginx}
+# nginx itself reads $NGINX (sockets inherited across a binary upgrade): never pass one down.
+unset NGINX
 NGINX_ECHO_MODULE=${NGINX_ECHO_MODULE:-/usr/lib/nginx/modules/ngx_http_echo_module.so}
 
 die() { echo "nginx.sh: $*" >&2; exit 1; }
@@ -45,7 +47,7 @@ running_pid() {
   pid=$(<"$dir/nginx.pid")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   # Our binary, and its master (the title nginx sets keeps our command line or says so).
-  [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$NGINX")" ]] || return 1
+  [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$nginx_bin")" ]] || return 1
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -e "master process" -e "$dir/nginx.conf" || return 1
   echo "$pid"
 }
@@ -161,7 +163,7 @@ write_conf() {
     listen6="        listen [::1]:$http_port;"$'\n'"        listen [::1]:$https_port ssl;"
   fi
   for m in client_body proxy fastcgi uwsgi scgi; do
-    if [[ $m == client_body ]] || ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
+    if [[ $m == client_body ]] || ! "$nginx_bin" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
       mkdir -p "$dir/tmp/$m"
       temps+="    ${m}_temp_path \"$dir/tmp/$m\";"$'\n'
     fi
@@ -241,7 +243,7 @@ wait_listening() {
 
 cmd_start() {
   local dir=$1 access_log_flag=$2 ipv6=$3 cpu=$4 pid
-  [[ -x $NGINX ]] || die "$NGINX not found (apt-get install nginx-light)"
+  [[ -x $nginx_bin ]] || die "$nginx_bin not found (apt-get install nginx-light)"
   command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd -P)
@@ -270,7 +272,7 @@ cmd_start() {
     write_conf "$dir" "$http_port" "$https_port" "$access_log" "$echo_module" "$ipv6" "$cpu"
     : >"$dir/error.log"
     # Daemonises: returns once the listening sockets are bound (or failed).
-    if "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log"; then
+    if "$nginx_bin" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" 2>"$dir/start.log"; then
       local i
       pid=''
       for ((i = 0; i < 100; i++)); do
