@@ -209,3 +209,77 @@ TEST_CASE("fault: accepted by the kernel but the listen backlog is full", "[faul
   auto out = check_fault(fault::backlog_full, {errc::timeout}, "timed out", false, options);
   CHECK(out.elapsed < 10s);
 }
+
+namespace {
+
+/// `rounds` gathers of `per_round` GETs of `url` through one session (at most 16 at once, over
+/// at most 4 connections), `pause` apart; counts the successes, keeps the first errors.
+std::size_t many_gets(const std::string& url, int rounds, std::size_t per_round,
+                      std::chrono::milliseconds pause, std::vector<std::string>& errors) {
+  std::vector<std::string> urls(per_round, url);
+  auto options = fast_options();
+  options.max_connections_per_host = 4;
+  std::size_t ok = 0;
+  bool done = false;
+  asio::io_context io;
+  {
+    fanout::session s(io.get_executor(), std::move(options));
+    auto get = [&](const std::string& u) -> asio::awaitable<fanout::response> {
+      return s.request(fanout::request{.url = u});
+    };
+    auto body = [&]() -> asio::awaitable<void> {
+      for (int round = 0; round < rounds; ++round) {
+        auto results = co_await fanout::gather(urls, get, {.max_concurrency = 16});
+        for (auto& r : results) {
+          if (r && r->status() == 200 && r->body() == "ok")
+            ++ok;
+          else if (!r && errors.size() < 5)
+            errors.push_back(fanout::error_name(r.error().code()) + ": " + r.error().message());
+        }
+        co_await sleep_for(pause);
+      }
+    };
+    asio::co_spawn(io, body(), [&](std::exception_ptr) {
+      done = true;
+      s.close();
+      io.stop();
+    });
+    io.run_for(60s);
+  }
+  io.restart();
+  io.run_for(100ms);
+  REQUIRE(done);
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("fault: a keep-alive server that closes after every response loses no request",
+          "[fault][stale]") {
+  auto const before = open_fds();
+  {
+    fault_server bad(fault::close_after_response);
+    std::vector<std::string> errors;
+    auto ok = many_gets(bad.url("/fault"), 1, 1000, 0ms, errors);
+    INFO("first error: " << (errors.empty() ? "" : errors.front()));
+    CHECK(ok == 1000);
+  }
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("fault: a server that closes connections idle for 100 ms loses no request",
+          "[fault][stale]") {
+  auto const before = open_fds();
+  {
+    fault_server bad(fault::idle_close);
+    std::vector<std::string> errors;
+    // Rounds of 100 requests, each started after the server closed the previous round's
+    // connections (or is closing them: 95 to 105 ms, the race a client must survive).
+    std::size_t ok = 0;
+    for (auto pause : {95ms, 100ms, 105ms, 150ms})
+      ok += many_gets(bad.url("/fault"), 10, 25, pause, errors);
+    INFO("first error: " << (errors.empty() ? "" : errors.front()));
+    CHECK(ok == 1000);
+  }
+  CHECK(open_fds() == before);
+}

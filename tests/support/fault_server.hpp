@@ -40,20 +40,22 @@ namespace fanout::test {
 namespace asio = boost::asio;
 
 enum class fault {
-  none,             ///< every request answered "200 ok"
-  close_on_accept,  ///< accept, then close at once without reading
-  rst_mid_headers,  ///< half a status line and header, then a reset (SO_LINGER 0)
-  rst_mid_body,     ///< headers with Content-Length 100000, 1000 bytes of body, then a reset
-  truncated_body,   ///< Content-Length 100000, 1000 bytes of body, then an orderly close
-  bad_chunk_size,   ///< chunked body whose chunk size is not hexadecimal
-  bad_status_line,  ///< "HTTP/1.1 OK 200"
-  huge_headers,     ///< one header field of 256 KiB
-  huge_body,        ///< Content-Length 8 MiB, streamed
-  never_answers,    ///< read the request, answer nothing, keep the connection open
-  slowloris,        ///< a valid response written one byte every 100 ms
-  gzip_bomb,        ///< a 64 MiB run of zeros, gzipped to about 64 KiB
-  redirect_loop,    ///< 302 to the same URL, forever
-  backlog_full,     ///< listen backlog 0, never accept, the queue filled by the server itself
+  none,                  ///< every request answered "200 ok"
+  close_on_accept,       ///< accept, then close at once without reading
+  rst_mid_headers,       ///< half a status line and header, then a reset (SO_LINGER 0)
+  rst_mid_body,          ///< headers with Content-Length 100000, 1000 bytes of body, then a reset
+  truncated_body,        ///< Content-Length 100000, 1000 bytes of body, then an orderly close
+  bad_chunk_size,        ///< chunked body whose chunk size is not hexadecimal
+  bad_status_line,       ///< "HTTP/1.1 OK 200"
+  huge_headers,          ///< one header field of 256 KiB
+  huge_body,             ///< Content-Length 8 MiB, streamed
+  never_answers,         ///< read the request, answer nothing, keep the connection open
+  slowloris,             ///< a valid response written one byte every 100 ms
+  gzip_bomb,             ///< a 64 MiB run of zeros, gzipped to about 64 KiB
+  redirect_loop,         ///< 302 to the same URL, forever
+  backlog_full,          ///< listen backlog 0, never accept, the queue filled by the server itself
+  close_after_response,  ///< "200 ok" with keep-alive, then the connection is closed
+  idle_close,            ///< "200 ok" with keep-alive; a connection idle for 100 ms is closed
 };
 
 /// Gzips `n` zero bytes without holding them in memory.
@@ -194,20 +196,34 @@ class fault_server {
   asio::awaitable<void> respond(tcp::socket& s) {
     if (fault_ == fault::close_on_accept) co_return;
     std::string in;
-    for (;;) {
+    for (std::size_t served = 0;; ++served) {
+      // A keep-alive connection idle for 100 ms is closed, without telling the client.
+      std::optional<asio::steady_timer> idle;
+      if (fault_ == fault::idle_close && served > 0) {
+        idle.emplace(io_, std::chrono::milliseconds(100));
+        idle->async_wait([&s](boost::system::error_code ec) {
+          if (!ec) s.close(ec);
+        });
+      }
       // The request head; these clients send GETs without a body.
       boost::system::error_code ec;
       auto n = co_await asio::async_read_until(s, asio::dynamic_buffer(in, 1 << 16), "\r\n\r\n",
                                                asio::redirect_error(asio::use_awaitable, ec));
+      if (idle) idle->cancel();
       if (ec || stopping_) co_return;
       auto first_line = in.substr(0, in.find("\r\n"));
       in.erase(0, n);
       auto sp1 = first_line.find(' ');
       auto sp2 = first_line.find(' ', sp1 + 1);
       auto target = first_line.substr(sp1 + 1, sp2 - sp1 - 1);
-      if (target == "/ok" || fault_ == fault::none) {
+      if (target == "/ok" || fault_ == fault::none || fault_ == fault::idle_close) {
         if (!co_await send(s, ok_response)) co_return;
         continue;
+      }
+      if (fault_ == fault::close_after_response) {
+        // A keep-alive answer (no "Connection: close"), then the connection is closed.
+        co_await send(s, ok_response);
+        co_return;
       }
       co_await inflict(s);
       co_return;
@@ -281,7 +297,9 @@ class fault_server {
         break;
       case fault::none:
       case fault::close_on_accept:
-      case fault::backlog_full: break;
+      case fault::backlog_full:
+      case fault::close_after_response:
+      case fault::idle_close: break;
     }
   }
 
