@@ -200,7 +200,8 @@ TEST_CASE("fault: slowloris, one byte every 100 ms, meets the whole-request time
 TEST_CASE("fault: redirect loop", "[fault]") {
   auto options = fast_options();
   options.max_redirects = 5;
-  check_fault(fault::redirect_loop, {errc::too_many_redirects}, "", true, options);
+  check_fault(fault::redirect_loop, {errc::too_many_redirects}, "more than 5 redirects", true,
+              options);
 }
 
 TEST_CASE("fault: accepted by the kernel but the listen backlog is full", "[fault]") {

@@ -183,17 +183,21 @@ class fault_server {
     }
   }
 
-  asio::awaitable<void> serve(tcp::socket s) {
+  asio::awaitable<void> serve(tcp::socket sock) {
     open_.fetch_add(1);
+    // Shared, so that the idle timer's handler can tell whether the socket still exists.
+    auto holder = std::make_shared<tcp::socket>(std::move(sock));
+    auto& s = *holder;
     sockets_.insert(&s);
-    co_await respond(s);
+    co_await respond(holder);
     sockets_.erase(&s);
     boost::system::error_code ec;
     s.close(ec);
     open_.fetch_sub(1);
   }
 
-  asio::awaitable<void> respond(tcp::socket& s) {
+  asio::awaitable<void> respond(const std::shared_ptr<tcp::socket>& holder) {
+    auto& s = *holder;
     if (fault_ == fault::close_on_accept) co_return;
     std::string in;
     for (std::size_t served = 0;; ++served) {
@@ -201,8 +205,10 @@ class fault_server {
       std::optional<asio::steady_timer> idle;
       if (fault_ == fault::idle_close && served > 0) {
         idle.emplace(io_, std::chrono::milliseconds(100));
-        idle->async_wait([&s](boost::system::error_code ec) {
-          if (!ec) s.close(ec);
+        // The handler may run after the connection ended (the timer fired as the read
+        // completed): it must not touch a destroyed socket.
+        idle->async_wait([weak = std::weak_ptr(holder)](boost::system::error_code ec) {
+          if (auto p = weak.lock(); p && !ec) p->close(ec);
         });
       }
       // The request head; these clients send GETs without a body.
@@ -225,12 +231,13 @@ class fault_server {
         co_await send(s, ok_response);
         co_return;
       }
-      co_await inflict(s);
+      co_await inflict(holder);
       co_return;
     }
   }
 
-  asio::awaitable<void> inflict(tcp::socket& s) {
+  asio::awaitable<void> inflict(const std::shared_ptr<tcp::socket>& holder) {
+    auto& s = *holder;
     switch (fault_) {
       case fault::rst_mid_headers:
         co_await send(s, "HTTP/1.1 200 OK\r\nContent-Type: text/pl");
@@ -293,7 +300,7 @@ class fault_server {
       case fault::redirect_loop:
         co_await send(s, "HTTP/1.1 302 Found\r\nLocation: /fault\r\nContent-Length: 0\r\n\r\n");
         // Keep-alive: the client may follow on this same connection.
-        co_await respond(s);
+        co_await respond(holder);
         break;
       case fault::none:
       case fault::close_on_accept:
