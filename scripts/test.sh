@@ -48,7 +48,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 stage "AddressSanitizer + UndefinedBehaviorSanitizer: build"
 sanitized_build "$root/build/test-asan" \
   "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
-  fanout_core_tests fanout_http_tests fanout_http_nginx_test
+  fanout_all_tests
 stage "AddressSanitizer + UndefinedBehaviorSanitizer: tests"
 # The consumer tests build other projects with the system compiler: nothing to sanitize.
 ctest --test-dir "$root/build/test-asan" --output-on-failure -j "$jobs" --timeout 600 -E consumer
