@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_OPTIONS_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/core/rate_limiter.hpp>
 #include <fanout/core/retry.hpp>
 #include <fanout/version.hpp>
 
@@ -61,6 +62,12 @@ struct session_options {
   /// Also retry methods that are not idempotent (POST, PATCH) under `retry`; they may then be
   /// executed twice by the server. `request::retry_non_idempotent` overrides it.
   bool retry_non_idempotent = false;
+  /// Requests per second to one (scheme, host, port), shared by everything using this session;
+  /// every request sent (each attempt and redirect hop) takes a token first. Unlimited when
+  /// `requests_per_second` is 0.
+  fanout::rate_limit rate_limit{};
+  /// As `rate_limit`, but for the whole session, all hosts together.
+  fanout::rate_limit session_rate_limit{};
 };
 
 }  // namespace fanout

@@ -9,6 +9,7 @@
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -21,6 +22,8 @@
 #include <ctime>
 #include <iomanip>
 #include <locale>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 
@@ -132,7 +135,10 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
         options_(std::move(o)),
         tls_(options_),
         pool_(std::make_shared<connection_pool>(ex, options_)),
-        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)) {}
+        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)) {
+    if (options_.session_rate_limit.requests_per_second > 0)
+      session_limiter_ = std::make_unique<async_rate_limiter>(ex, options_.session_rate_limit);
+  }
 
   ~session_impl() { pool_->close(); }
 
@@ -141,6 +147,10 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   void close() {
     closed_.store(true);
     pool_->close();
+    // Requests waiting for a rate-limit token fail with errc::cancelled too.
+    if (session_limiter_) session_limiter_->cancel();
+    std::lock_guard lock(limiters_mutex_);
+    for (auto& [origin, limiter] : host_limiters_) limiter->cancel();
   }
 
   session_stats stats() const {
@@ -165,6 +175,37 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   // to `sent`. Does not apply `raise_for_status` (the retry decision needs the status).
   boost::asio::awaitable<result_type> run_once(fanout::request req, clock::time_point start,
                                                clock::time_point deadline, int& sent);
+
+  // The per-host limiter for `origin`, or null when unlimited.
+  async_rate_limiter* host_limiter(const std::string& origin) {
+    if (options_.rate_limit.requests_per_second <= 0) return nullptr;
+    std::lock_guard lock(limiters_mutex_);
+    auto& l = host_limiters_[origin];
+    if (!l) l = std::make_unique<async_rate_limiter>(ex_, options_.rate_limit);
+    return l.get();
+  }
+
+  // Takes a token from `limiter` (if any), waiting at most until `deadline`. Completes with
+  // an empty code, `errc::timeout`, or `errc::cancelled` (cancelled by the caller or close()).
+  static boost::asio::awaitable<boost::system::error_code> take_token(async_rate_limiter* limiter,
+                                                                      clock::time_point deadline) {
+    namespace asio = boost::asio;
+    boost::system::error_code ec;
+    if (!limiter || limiter->try_acquire()) co_return ec;
+    auto wait = limiter->acquire(asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline == clock::time_point::max()) {
+      co_await std::move(wait);
+    } else {
+      // `||` waits for the first to succeed: a cancelled wait must succeed (with `ec` set) to
+      // end the race.
+      using namespace asio::experimental::awaitable_operators;
+      asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+      auto v = co_await (std::move(wait) || timer.async_wait(asio::use_awaitable));
+      if (v.index() == 1) co_return make_error_code(errc::timeout);
+    }
+    if (ec) co_return make_error_code(errc::cancelled);
+    co_return ec;
+  }
 
   using request_message = connection::request_message;
 
@@ -207,6 +248,9 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   std::shared_ptr<resolver_cache> dns_;
   std::atomic<bool> closed_{false};
   std::atomic<std::size_t> requests_{0}, stale_retries_{0}, tls_resumed_{0}, retries_{0};
+  std::unique_ptr<async_rate_limiter> session_limiter_;
+  std::mutex limiters_mutex_;
+  std::map<std::string, std::unique_ptr<async_rate_limiter>> host_limiters_;
 };
 
 inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::request req) {
@@ -345,6 +389,14 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     bool const head = method == "HEAD";
     bool fresh_only = false;
     pooled_connection conn;
+    {
+      auto ec = co_await take_token(session_limiter_.get(), deadline);
+      if (!ec) ec = co_await take_token(host_limiter(where.origin), deadline);
+      if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
+      if (ec == errc::timeout)
+        co_return fail(ec, "timed out waiting for the rate limit to " + where.origin);
+      if (ec) co_return fail(ec, closed_.load() ? "the session is closed" : "cancelled");
+    }
     for (;;) {  // the one transparent retry after a stale keep-alive connection
       ++attempts;
       ++sent;
