@@ -10,6 +10,8 @@
 
 #include <fanout/fanout.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
               api.base_url().c_str());
 
   // 1. What the question's code did: one request after another.
+  const bool progress = isatty(STDOUT_FILENO);  // a live count on a terminal only
   auto t0 = std::chrono::steady_clock::now();
   std::size_t sequential_ok = fanout::run([&](auto executor) -> asio::awaitable<std::size_t> {
     fanout::session http(executor);
@@ -47,10 +50,13 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < sequential; ++i) {
       auto r = co_await http.get(urls[i]);
       ok += r.ok();
-      if ((i + 1) % 25 == 0)
-        std::printf("  one after another: %zu/%zu\r", i + 1, sequential), std::fflush(stdout);
+      if (progress && (i + 1) % 25 == 0) {
+        std::printf("\r  one after another: %zu/%zu", i + 1, sequential);
+        std::fflush(stdout);
+      }
     }
     http.close();
+    if (progress) std::printf("\r%40s\r", "");  // clear the progress line
     co_return ok;
   });
   double one_by_one = seconds(std::chrono::steady_clock::now() - t0).count();

@@ -1,14 +1,64 @@
 #!/usr/bin/env bash
-# Builds fanout and runs every test (ctest), installing what is missing on Debian 12 first.
-#   scripts/test.sh            build dir: build/test (override with FANOUT_BUILD_DIR)
+# Builds fanout and runs every test (ctest), installing what is missing on Debian 12 first; then
+# the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+# multi-threaded tests under ThreadSanitizer. Any sanitizer report fails the run.
+#   scripts/test.sh            build dirs: build/test (override with FANOUT_BUILD_DIR),
+#                              build/test-asan, build/test-tsan
+#   FANOUT_SANITIZERS=0 scripts/test.sh    the normal build and tests only (quick local runs)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FANOUT_BUILD_DIR:-$root/build/test}
+sanitizers=${FANOUT_SANITIZERS:-1}
 
 "$root/scripts/setup-debian.sh" build test
 
 jobs=$(nproc 2>/dev/null || echo 2)
+stage_start=$SECONDS
+stage() {  # stage <name>: prints how long the previous stage took
+  echo "test.sh: ${1} (previous stage: $((SECONDS - stage_start)) s)" >&2
+  stage_start=$SECONDS
+}
+
+stage "normal build and tests"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DFANOUT_BUILD_TESTS=ON \
   -DFANOUT_BUILD_EXAMPLES=ON -DFANOUT_BUILD_BENCH=OFF
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
+
+if [[ $sanitizers == 0 ]]; then
+  stage "done, sanitizers skipped (FANOUT_SANITIZERS=0)"
+  exit 0
+fi
+
+# sanitized_build <dir> <flags> <targets...>: a Debug build of only the test binaries.
+sanitized_build() {
+  local dir=$1 flags=$2
+  shift 2
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DFANOUT_BUILD_TESTS=ON \
+    -DFANOUT_BUILD_EXAMPLES=OFF -DFANOUT_BUILD_BENCH=OFF \
+    "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=$flags"
+  cmake --build "$dir" -j "$jobs" --target "$@"
+}
+
+# A report ends the process with a failure (and so the test): no recovering, no second report.
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+stage "AddressSanitizer + UndefinedBehaviorSanitizer: build"
+sanitized_build "$root/build/test-asan" \
+  "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+  fanout_core_tests fanout_http_tests fanout_http_nginx_test
+stage "AddressSanitizer + UndefinedBehaviorSanitizer: tests"
+# The consumer tests build other projects with the system compiler: nothing to sanitize.
+ctest --test-dir "$root/build/test-asan" --output-on-failure -j "$jobs" --timeout 600 -E consumer
+
+stage "ThreadSanitizer: build"
+# GCC warns that TSan does not instrument std::atomic_thread_fence; -Werror would stop there.
+sanitized_build "$root/build/test-tsan" "-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan" \
+  fanout_core_tests fanout_http_tests
+stage "ThreadSanitizer: tests"
+# The core's tests (gather, semaphores, run on thread pools) and the HTTP tests on thread pools.
+"$root/build/test-tsan/tests/core/fanout_core_tests"
+"$root/build/test-tsan/tests/http/fanout_http_tests" "[threads]"
+stage "done"

@@ -24,16 +24,16 @@ void check(bool ok, const char* what) {
 }
 
 asio::awaitable<void> correctness(fanout::session& s, std::string base) {
-  auto r = co_await s.get(base + "/100b.txt");
-  check(r.status() == 200 && r.body() == std::string(100, 'x'), "GET 100-byte file");
+  auto r = co_await s.get(base + "/100b");
+  check(r.status() == 200 && r.body() == std::string(99, 'x') + "\n", "GET 100-byte file");
   check(r.header("server").value_or("").substr(0, 5) == "nginx", "Server: nginx");
-  auto j = co_await s.get(base + "/item.json");
-  check(j.json()["id"] == 42, "JSON body");
-  auto h = co_await s.head(base + "/100b.txt");
+  auto j = co_await s.get(base + "/4k.json");
+  check(j.body().size() == 4096 && j.json()["items"][0]["id"] == 0, "4 KiB JSON body");
+  auto h = co_await s.head(base + "/100b");
   check(h.status() == 200 && h.body().empty(), "HEAD has no body");
   auto n = co_await s.get(base + "/missing");
   check(n.status() == 404, "404 is a response, not an error");
-  auto again = co_await s.get(base + "/100b.txt");
+  auto again = co_await s.get(base + "/100b");
   check(again.timings().reused, "keep-alive connection reused");
 }
 
@@ -71,7 +71,7 @@ void run(const char* name, std::string base, fanout::session_options o, std::siz
         co_await correctness(s, base);
         auto before = s.stats().connections_opened;
         auto t0 = std::chrono::steady_clock::now();
-        co_await load(s, base + "/100b.txt", n, 64, ok);
+        co_await load(s, base + "/100b", n, 64, ok);
         seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         auto st = s.stats();
         std::printf(

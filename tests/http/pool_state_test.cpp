@@ -139,6 +139,24 @@ TEST_CASE("pool: a fresh request skips idle connections and may evict one of its
   CHECK(s.open("a") == 1);
 }
 
+TEST_CASE("pool: a connection released while a fresh request of its host waits makes room",
+          "[pool]") {
+  // The retry after a stale connection waits for a slot; a kept connection must not go idle
+  // in front of it, or it waits until its deadline while the pool sits idle.
+  state s(1, 10);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("a", t0, true).what == kind::wait);
+  s.enqueue("a", 7, true);
+  auto a = s.release("a", 1, true, t0, t0 + 50s);
+  CHECK(a.close == std::vector<int>{1});
+  REQUIRE(a.grants.size() == 1);
+  CHECK(a.grants[0].waiter == 7);
+  CHECK(a.grants[0].what == kind::open);
+  CHECK(s.waiting() == 0);
+  CHECK(s.idle("a") == 0);
+  CHECK(s.open("a") == 1);
+}
+
 TEST_CASE("pool: close_all returns idle connections and fails waiters", "[pool]") {
   state s(1, 10);
   REQUIRE(s.acquire("a", t0).what == kind::open);

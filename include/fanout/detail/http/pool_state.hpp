@@ -121,7 +121,8 @@ class pool_state {
       return a;
     }
     // The first waiter this connection can serve: one for the same host reuses it; one that
-    // only lacks a slot gets it closed in its favour.
+    // only lacks a slot (another host's, or a fresh one of this host, which never reuses) gets
+    // it closed in its favour.
     for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
       if (it->host == &h && !it->fresh) {
         a.grants.push_back(grant{std::move(it->waiter), kind::reuse, std::move(conn)});
@@ -129,7 +130,7 @@ class pool_state {
         waiters_.erase(it);
         return a;
       }
-      if (it->host != &h && it->host->open < max_per_host_) {
+      if ((it->host != &h && it->host->open < max_per_host_) || it->host == &h) {
         a.close.push_back(std::move(conn));
         free_slot(h);
         serve(a);

@@ -1,0 +1,286 @@
+// Hostile servers: for each fault, the one item that meets it fails with a specific code and a
+// message naming its URL, every other item of the same gather succeeds, and no file
+// descriptor outlives the run.
+#include "support/fault_server.hpp"
+
+#include <fanout/core/gather.hpp>
+#include <fanout/http/session.hpp>
+
+#include "http/test_util.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+using namespace fanout::test;
+using namespace std::chrono_literals;
+using boost::system::error_code;
+using fanout::errc;
+
+namespace {
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+/// Short limits, so that every fault ends within about a second.
+fanout::session_options fast_options() {
+  return {.connect_timeout = 1s, .request_timeout = 1s, .max_body_bytes = 1 << 20};
+}
+
+struct run_outcome {
+  std::vector<fanout::result<fanout::response>> results;
+  std::chrono::steady_clock::duration elapsed{};
+};
+
+/// GETs `urls` with one gather through one session on a fresh io_context, bounded at 30 s.
+run_outcome gather_urls(const std::vector<std::string>& urls,
+                        fanout::session_options options = fast_options()) {
+  run_outcome out;
+  bool done = false;
+  asio::io_context io;
+  {
+    fanout::session s(io.get_executor(), std::move(options));
+    auto get = [&](const std::string& url) -> asio::awaitable<fanout::response> {
+      return s.request(fanout::request{.url = url});
+    };
+    auto t0 = std::chrono::steady_clock::now();
+    asio::co_spawn(io, fanout::gather(urls, get), [&](std::exception_ptr e, auto results) {
+      out.elapsed = std::chrono::steady_clock::now() - t0;
+      if (!e) out.results = std::move(results);
+      done = true;
+      s.close();
+      io.stop();  // idle pooled connections and the sweeper would keep run_for() going
+    });
+    io.run_for(30s);
+  }  // the session closes its pooled connections
+  io.restart();
+  io.run_for(100ms);
+  REQUIRE(done);
+  REQUIRE(out.results.size() == urls.size());
+  return out;
+}
+
+/// `healthy` healthy URLs with `faulty` at index `healthy / 2`.
+std::vector<std::string> with_fault(const std::string& faulty,
+                                    const std::vector<std::string>& healthy) {
+  std::vector<std::string> urls = healthy;
+  urls.insert(urls.begin() + static_cast<std::ptrdiff_t>(healthy.size() / 2), faulty);
+  return urls;
+}
+
+std::vector<std::string> healthy_urls(const fault_server& good, const fault_server* bad = nullptr) {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 4; ++i) urls.push_back(good.url("/ok"));
+  if (bad)
+    for (int i = 0; i < 2; ++i) urls.push_back(bad->url("/ok"));
+  return urls;
+}
+
+/// Checks that item `urls.size()/2`... precisely the faulty item fails with one of `codes`
+/// and a message that names `faulty`, and that every other item got "200 ok".
+void check_only_fault(const run_outcome& out, const std::vector<std::string>& urls,
+                      const std::string& faulty, std::initializer_list<error_code> codes,
+                      std::string_view said) {
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    INFO("item " << i << ": " << urls[i]);
+    auto& r = out.results[i];
+    if (urls[i] == faulty) {
+      REQUIRE_FALSE(r);
+      INFO(r.error());
+      bool expected = false;
+      for (auto& c : codes) expected = expected || r.error().code() == c;
+      CHECK(expected);
+      CHECK(contains(r.error().message(), "GET " + faulty + ": "));
+      CHECK(contains(r.error().message(), said));
+    } else {
+      REQUIRE(r);
+      CHECK(r->status() == 200);
+      CHECK(r->body() == "ok");
+    }
+  }
+}
+
+/// The whole check for one fault: fds before and after, the faulty item's code and message,
+/// the others' success. `same_host` also sends healthy requests to the faulty server.
+run_outcome check_fault(fault f, std::initializer_list<error_code> codes, std::string_view said,
+                        bool same_host = true, fanout::session_options options = fast_options()) {
+  auto const before = open_fds();
+  run_outcome out;
+  {
+    fault_server bad(f);
+    fault_server good(fault::none);
+    auto faulty = bad.url("/fault");
+    auto urls = with_fault(faulty, healthy_urls(good, same_host ? &bad : nullptr));
+    out = gather_urls(urls, std::move(options));
+    check_only_fault(out, urls, faulty, codes, said);
+  }
+  CHECK(open_fds() == before);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fault: connection refused", "[fault]") {
+  std::uint16_t port;
+  {
+    asio::io_context io;
+    asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+    port = a.local_endpoint().port();
+  }
+  auto const before = open_fds();
+  {
+    fault_server good(fault::none);
+    auto faulty = "http://127.0.0.1:" + std::to_string(port) + "/fault";
+    auto urls = with_fault(faulty, healthy_urls(good));
+    auto out = gather_urls(urls);
+    check_only_fault(out, urls, faulty, {asio::error::connection_refused}, "Connection refused");
+  }
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("fault: accept then close at once", "[fault]") {
+  // Whether the client's request reaches the closed socket before or after the FIN decides
+  // between an end of stream and a reset; both say the server closed the connection.
+  check_fault(
+      fault::close_on_accept,
+      {boost::beast::http::error::end_of_stream, asio::error::eof, asio::error::connection_reset},
+      "", false);
+}
+
+TEST_CASE("fault: reset in the middle of the headers", "[fault]") {
+  check_fault(fault::rst_mid_headers, {asio::error::connection_reset}, "reset");
+}
+
+TEST_CASE("fault: reset in the middle of the body", "[fault]") {
+  check_fault(fault::rst_mid_body, {asio::error::connection_reset}, "reset");
+}
+
+TEST_CASE("fault: body shorter than its Content-Length, then close", "[fault]") {
+  check_fault(fault::truncated_body, {errc::protocol}, "before the end of the response");
+}
+
+TEST_CASE("fault: chunked body with a bad chunk size", "[fault]") {
+  check_fault(fault::bad_chunk_size, {errc::protocol}, "invalid HTTP response");
+}
+
+TEST_CASE("fault: invalid status line", "[fault]") {
+  check_fault(fault::bad_status_line, {errc::protocol}, "invalid HTTP response");
+}
+
+TEST_CASE("fault: headers larger than max_header_bytes", "[fault]") {
+  check_fault(fault::huge_headers, {errc::headers_too_large}, "max_header_bytes");
+}
+
+TEST_CASE("fault: body larger than max_body_bytes", "[fault]") {
+  check_fault(fault::huge_body, {errc::body_too_large}, "max_body_bytes");
+}
+
+TEST_CASE("fault: gzip bomb", "[fault]") {
+  check_fault(fault::gzip_bomb, {errc::body_too_large}, "decompressed body");
+}
+
+TEST_CASE("fault: a server that never answers", "[fault]") {
+  auto out = check_fault(fault::never_answers, {errc::timeout}, "timed out");
+  CHECK(out.elapsed >= 900ms);
+  CHECK(out.elapsed < 10s);
+}
+
+TEST_CASE("fault: slowloris, one byte every 100 ms, meets the whole-request timeout", "[fault]") {
+  // Every byte resets no idle timer: the 1 s deadline covers the whole request.
+  auto out = check_fault(fault::slowloris, {errc::timeout}, "timed out");
+  CHECK(out.elapsed >= 900ms);
+  CHECK(out.elapsed < 10s);
+}
+
+TEST_CASE("fault: redirect loop", "[fault]") {
+  auto options = fast_options();
+  options.max_redirects = 5;
+  check_fault(fault::redirect_loop, {errc::too_many_redirects}, "more than 5 redirects", true,
+              options);
+}
+
+TEST_CASE("fault: accepted by the kernel but the listen backlog is full", "[fault]") {
+  auto options = fast_options();
+  options.connect_timeout = 300ms;
+  auto out = check_fault(fault::backlog_full, {errc::timeout}, "timed out", false, options);
+  CHECK(out.elapsed < 10s);
+}
+
+namespace {
+
+/// `rounds` gathers of `per_round` GETs of `url` through one session (at most 16 at once, over
+/// at most 4 connections), `pause` apart; counts the successes, keeps the first errors.
+std::size_t many_gets(const std::string& url, int rounds, std::size_t per_round,
+                      std::chrono::milliseconds pause, std::vector<std::string>& errors) {
+  std::vector<std::string> urls(per_round, url);
+  auto options = fast_options();
+  options.max_connections_per_host = 4;
+  std::size_t ok = 0;
+  bool done = false;
+  asio::io_context io;
+  {
+    fanout::session s(io.get_executor(), std::move(options));
+    auto get = [&](const std::string& u) -> asio::awaitable<fanout::response> {
+      return s.request(fanout::request{.url = u});
+    };
+    auto body = [&]() -> asio::awaitable<void> {
+      for (int round = 0; round < rounds; ++round) {
+        auto results = co_await fanout::gather(urls, get, {.max_concurrency = 16});
+        for (auto& r : results) {
+          if (r && r->status() == 200 && r->body() == "ok")
+            ++ok;
+          else if (!r && errors.size() < 5)
+            errors.push_back(fanout::error_name(r.error().code()) + ": " + r.error().message());
+        }
+        co_await sleep_for(pause);
+      }
+    };
+    asio::co_spawn(io, body(), [&](std::exception_ptr) {
+      done = true;
+      s.close();
+      io.stop();
+    });
+    io.run_for(60s);
+  }
+  io.restart();
+  io.run_for(100ms);
+  REQUIRE(done);
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("fault: a keep-alive server that closes after every response loses no request",
+          "[fault][stale]") {
+  auto const before = open_fds();
+  {
+    fault_server bad(fault::close_after_response);
+    std::vector<std::string> errors;
+    auto ok = many_gets(bad.url("/fault"), 1, 1000, 0ms, errors);
+    INFO("first error: " << (errors.empty() ? "" : errors.front()));
+    CHECK(ok == 1000);
+  }
+  CHECK(open_fds() == before);
+}
+
+TEST_CASE("fault: a server that closes connections idle for 100 ms loses no request",
+          "[fault][stale]") {
+  auto const before = open_fds();
+  {
+    fault_server bad(fault::idle_close);
+    std::vector<std::string> errors;
+    // Rounds of 100 requests, each started after the server closed the previous round's
+    // connections (or is closing them: 95 to 105 ms, the race a client must survive).
+    std::size_t ok = 0;
+    for (auto pause : {95ms, 100ms, 105ms, 150ms})
+      ok += many_gets(bad.url("/fault"), 10, 25, pause, errors);
+    INFO("first error: " << (errors.empty() ? "" : errors.front()));
+    CHECK(ok == 1000);
+  }
+  CHECK(open_fds() == before);
+}
