@@ -21,7 +21,7 @@ inline constexpr std::string_view usage_text =
     R"(usage: fanout-fetch [URL ...] [-i FILE|-] [-c CONCURRENCY] [--per-host N] [--timeout SECONDS]
                     [-X METHOD] [-H 'Name: value']... [-d BODY | --json BODY] [--unordered]
                     [--insecure] [--cacert FILE] [--max-redirects N] [-o jsonl|summary]
-                    [--no-progress]
+                    [--retries N] [--rate PER_SECOND] [--no-progress]
 
 Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
 
@@ -30,7 +30,8 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
                      lines starting with # are skipped); read as it goes, never all at once
   -c N               requests in flight at most (default 64)
   --per-host N       connections per host at most (default: the value of -c)
-  --timeout S        whole-request timeout in seconds, redirects included (default 30)
+  --timeout S        whole-request timeout in seconds, redirects and retries included
+                     (default 30)
   -X METHOD          request method (default GET)
   -H 'Name: value'   add a request header (repeatable)
   -d BODY            send BODY as the request body
@@ -39,6 +40,12 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
   --insecure         do not verify TLS certificates
   --cacert FILE      trust the CA certificates in FILE (PEM) instead of the system store
   --max-redirects N  follow at most N redirects (default 10)
+  --retries N        retry up to N times after the first attempt (default 0), with
+                     exponential backoff from 100 ms (at most 10 s, or what Retry-After
+                     asks, capped at 10 s); only when safe: idempotent methods on connect
+                     errors, lost connections, timeouts and 429/502/503/504, never -X POST
+  --rate R           start at most R requests per second to each host (default unlimited;
+                     fractions allowed, e.g. 0.5)
   -o jsonl|summary   one JSON object per URL (default when stdout is not a terminal), or
                      counts and latency percentiles (default on a terminal)
   --no-progress      no progress line on standard error (never shown unless it is a terminal)
@@ -67,6 +74,8 @@ struct options {
   bool insecure = false;
   std::string cacert;
   std::size_t max_redirects = 10;
+  std::size_t retries = 0;            ///< attempts after the first
+  double rate = 0;                    ///< requests per second per host; 0 = unlimited
   std::optional<std::string> output;  ///< "jsonl" or "summary"; unset = by terminal
   bool progress = true;
   bool help = false;
@@ -94,6 +103,17 @@ inline double parse_seconds(std::string_view flag, std::string_view text) {
   } catch (const std::exception&) {
   }
   throw usage_error(std::string(flag) + " needs a positive number of seconds, not '" +
+                    std::string(text) + "'");
+}
+
+inline double parse_rate(std::string_view flag, std::string_view text) {
+  try {
+    std::size_t used = 0;
+    double value = std::stod(std::string(text), &used);
+    if (used == text.size() && value > 0 && value < 1e9) return value;
+  } catch (const std::exception&) {
+  }
+  throw usage_error(std::string(flag) + " needs a positive number of requests per second, not '" +
                     std::string(text) + "'");
 }
 
@@ -143,6 +163,11 @@ inline options parse(int argc, char** argv) {
       o.cacert = std::string(value());
     } else if (arg == "--max-redirects") {
       o.max_redirects = parse_count(arg, value(), 0);
+    } else if (arg == "--retries") {
+      o.retries = parse_count(arg, value(), 0);
+      if (o.retries > 100) throw usage_error("--retries is at most 100");
+    } else if (arg == "--rate") {
+      o.rate = parse_rate(arg, value());
     } else if (arg == "-o") {
       auto v = value();
       if (v != "jsonl" && v != "summary")

@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
                           .max_redirects = o.max_redirects,
                           .verify_tls = !o.insecure,
                           .ca_file = o.cacert,
+                          .retry = {.max_attempts = o.retries + 1},
+                          .rate_limit = {.requests_per_second = o.rate},
                       });
   } catch (const std::exception& e) {
     return usage(e.what());

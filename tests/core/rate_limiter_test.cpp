@@ -84,3 +84,29 @@ TEST_CASE("an unlimited rate never waits") {
     CHECK(limiter.try_acquire());
   });
 }
+
+TEST_CASE("cancel() completes every queued wait with operation_aborted; the limiter stays usable") {
+  run_on(1, [](auto ex) -> asio::awaitable<void> {
+    fanout::async_rate_limiter limiter(ex, {.requests_per_second = 0.5, .burst = 1});
+    CHECK(limiter.try_acquire());  // the next token is 2 s away
+    std::vector<boost::system::error_code> codes;
+    for (int i = 0; i < 3; ++i)
+      limiter.acquire([&](boost::system::error_code ec) { codes.push_back(ec); });
+    CHECK(limiter.waiting() == 3);
+    auto t0 = clock_type::now();
+    limiter.cancel();
+    while (codes.size() < 3 && clock_type::now() - t0 < 5s) co_await sleep_for(1ms);
+    CHECK(clock_type::now() - t0 < 1s);
+    REQUIRE(codes.size() == 3);
+    for (auto& ec : codes) CHECK(ec == asio::error::operation_aborted);
+    CHECK(limiter.waiting() == 0);
+    // Still a limiter: no token yet, and a new wait is served when one is due.
+    CHECK_FALSE(limiter.try_acquire());
+    boost::system::error_code later = asio::error::would_block;
+    limiter.acquire([&](boost::system::error_code ec) { later = ec; });
+    while (later == asio::error::would_block && clock_type::now() - t0 < 5s)
+      co_await sleep_for(10ms);
+    CHECK_FALSE(later);
+    CHECK(clock_type::now() - t0 >= 1500ms);
+  });
+}

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -196,6 +197,60 @@ TEST_CASE("fanout-fetch rejects bad usage with exit status 2 and says why") {
   auto help = fetch({"--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("usage: fanout-fetch") == 0);
+}
+
+TEST_CASE("fanout-fetch --retries retries a 503, and only when asked") {
+  test_server server;
+  std::atomic<int> hits{0};
+  server.route("/flaky", [&](fanout::test::exchange& x) {
+    if (hits.fetch_add(1) % 2 == 0) {  // every other request fails
+      x.res.result(503);
+      x.res.body() = "later";
+    } else {
+      x.res.body() = "done";
+    }
+  });
+  const auto url = server.url("/flaky");
+  auto once = fetch({"-o", "jsonl", url});
+  CHECK(once.exit_code == 0);
+  CHECK(without_ms(once.out) == ok_line(0, url, 503, 5));
+  CHECK(hits.load() == 1);
+
+  hits = 0;
+  auto retried = fetch({"-o", "jsonl", "--retries", "2", url});
+  CHECK(retried.exit_code == 0);
+  CHECK(without_ms(retried.out) == ok_line(0, url, 200, 4));
+  CHECK(hits.load() == 2);
+
+  hits = 0;
+  auto post = fetch({"-o", "jsonl", "--retries", "2", "-X", "POST", "-d", "x", url});
+  CHECK(without_ms(post.out) == ok_line(0, url, 503, 5));  // POST is never retried
+  CHECK(hits.load() == 1);
+}
+
+TEST_CASE("fanout-fetch --rate starts at most R requests per second per host") {
+  test_server server;
+  std::vector<std::string> args{"-o", "jsonl", "--rate", "20"};
+  for (int i = 0; i < 10; ++i) args.push_back(server.url("/hello"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = fetch(args);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+  CHECK(r.exit_code == 0);
+  CHECK(server.requests() == 10);
+  CHECK(took.count() >= 0.44);  // 9 intervals of 50 ms after the first
+  CHECK(took.count() < 10.0);
+}
+
+TEST_CASE("fanout-fetch --retries and --rate reject bad values") {
+  auto rate = fetch({"--rate", "0", "http://x/"});
+  CHECK(rate.exit_code == 2);
+  CHECK(rate.err.find("--rate needs a positive number") != std::string::npos);
+  CHECK(fetch({"--rate", "fast", "http://x/"}).exit_code == 2);
+  CHECK(fetch({"--retries", "-1", "http://x/"}).exit_code == 2);
+  CHECK(fetch({"--retries", "1000", "http://x/"}).exit_code == 2);
+  auto help = fetch({"--help"});
+  CHECK(help.out.find("--retries N") != std::string::npos);
+  CHECK(help.out.find("--rate R") != std::string::npos);
 }
 
 TEST_CASE("fanout-fetch streams: output starts before its input ends") {

@@ -80,6 +80,10 @@ class async_rate_limiter {
     return true;
   }
 
+  /// Completes every queued wait with `operation_aborted` (a session's `close()` uses it). The
+  /// limiter stays usable: later `acquire()` calls wait as usual.
+  void cancel() { state_->abort_all(); }
+
   /// Waiters queued right now (a snapshot).
   std::size_t waiting() const {
     std::lock_guard lock(state_->mutex);

@@ -2,6 +2,8 @@
 #define FANOUT_HTTP_OPTIONS_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/core/rate_limiter.hpp>
+#include <fanout/core/retry.hpp>
 #include <fanout/version.hpp>
 
 #include <chrono>
@@ -50,6 +52,22 @@ struct session_options {
   bool decompress = true;
   /// How long a resolved host's addresses are reused.
   std::chrono::milliseconds dns_cache_ttl = std::chrono::seconds(10);
+  /// Retries with exponential backoff and full jitter (`request::retry` overrides it). Off by
+  /// default (`max_attempts = 1`). A request is repeated only when it is safe: an idempotent
+  /// method (or `retry_non_idempotent`) that failed to connect, timed out, lost its connection,
+  /// or was answered 429, 502, 503 or 504. A `Retry-After` (seconds or HTTP-date) replaces the
+  /// backoff, capped by `max_backoff`. No retry starts that would end after the request's
+  /// deadline; cancellation ends a backoff sleep at once.
+  retry_policy retry{};
+  /// Also retry methods that are not idempotent (POST, PATCH) under `retry`; they may then be
+  /// executed twice by the server. `request::retry_non_idempotent` overrides it.
+  bool retry_non_idempotent = false;
+  /// Requests per second to one (scheme, host, port), shared by everything using this session;
+  /// every request sent (each attempt and redirect hop) takes a token first. Unlimited when
+  /// `requests_per_second` is 0.
+  fanout::rate_limit rate_limit{};
+  /// As `rate_limit`, but for the whole session, all hosts together.
+  fanout::rate_limit session_rate_limit{};
 };
 
 }  // namespace fanout

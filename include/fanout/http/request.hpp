@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_REQUEST_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/core/retry.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,10 @@ struct request {
   std::string body{};
   /// Overrides the session's `raise_for_status` for this request when set.
   std::optional<bool> raise_for_status{};
+  /// Overrides the session's `retry_non_idempotent` for this request when set.
+  std::optional<bool> retry_non_idempotent{};
+  /// Overrides the session's `retry` policy for this request when set.
+  std::optional<retry_policy> retry{};
 };
 
 }  // namespace fanout

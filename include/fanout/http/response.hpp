@@ -74,7 +74,8 @@ class response {
   /// Where the time went.
   const fanout::timings& timings() const noexcept { return timings_; }
   /// Requests sent for this response: 1, plus redirects followed, plus a transparent retry
-  /// after a stale keep-alive connection.
+  /// after a stale keep-alive connection, plus the requests of earlier attempts under the
+  /// retry policy (429 twice, then 200: 3).
   int attempts() const noexcept { return attempts_; }
   /// Redirects followed.
   int redirects() const noexcept { return redirects_; }

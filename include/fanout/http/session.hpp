@@ -29,6 +29,7 @@ struct session_stats {
   std::size_t connections_reused = 0;  ///< requests served by a pooled connection
   std::size_t stale_detected = 0;      ///< pooled connections found closed before use
   std::size_t stale_retries = 0;       ///< requests re-sent after a reused connection failed
+  std::size_t retries = 0;             ///< attempts repeated under the retry policy
   std::size_t dns_lookups = 0;         ///< lookups sent to the system resolver
   std::size_t tls_resumed = 0;         ///< TLS handshakes that resumed a session
   std::size_t open_connections = 0;    ///< open now (in use, idle or connecting)
@@ -92,7 +93,12 @@ class session {
   /// URL and what happened: "GET http://127.0.0.1:4321/x: Connection refused (while connecting)".
   /// Runs on the awaiting coroutine's executor, the socket I/O on the connection's strand.
   /// Cancellation (terminal) of the awaiting coroutine abandons the request promptly: the
-  /// connection it used is closed and the result is `errc::cancelled`.
+  /// connection it used is closed and the result is `errc::cancelled`; so does cancelling it
+  /// during a retry's backoff sleep or a rate limiter's wait.
+  ///
+  /// Under a retry policy (`session_options::retry`, `request::retry`), completes with the last
+  /// attempt's outcome; `response::attempts()` counts every request sent, and an error's message
+  /// ends with "(after N attempts)" when there was more than one.
   boost::asio::awaitable<response> request(fanout::request req);
 
   /// As `request`, but reports every failure as a value instead of throwing.

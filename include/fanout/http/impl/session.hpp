@@ -9,7 +9,9 @@
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/message.hpp>
@@ -17,6 +19,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <locale>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
 
 // GCC 12 at -O2 reports a false -Wmismatched-new-delete on Asio's coroutine frames (their
 // class-specific operator new/delete) once they are inlined; keep users' -Werror builds clean.
@@ -76,6 +85,46 @@ inline std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view v
   return std::nullopt;
 }
 
+// The wait a `Retry-After` value asks for: delta-seconds or an HTTP-date (IMF-fixdate, or the
+// obsolete RFC 850 and asctime forms RFC 9110 still requires us to accept), relative to `now`.
+// A date in the past means no wait (zero); an unparsable value, nullopt.
+inline std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view v, std::chrono::system_clock::time_point now) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty()) return std::nullopt;
+  if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (v.size() > 9) return std::chrono::hours(24 * 365);  // far beyond any max_backoff
+    long n = 0;
+    for (char c : v) n = n * 10 + (c - '0');
+    return std::chrono::seconds(n);
+  }
+  static constexpr const char* formats[] = {"%a, %d %b %Y %H:%M:%S GMT",
+                                            "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"};
+  for (const char* format : formats) {
+    std::tm tm{};
+    std::istringstream in{std::string(v)};
+    in.imbue(std::locale::classic());
+    in >> std::get_time(&tm, format);
+    if (in.fail()) continue;
+#ifdef _WIN32
+    std::time_t t = _mkgmtime(&tm);
+#else
+    std::time_t t = timegm(&tm);
+#endif
+    if (t == std::time_t(-1)) continue;
+    auto wait = std::chrono::ceil<std::chrono::milliseconds>(
+        std::chrono::system_clock::from_time_t(t) - now);
+    return std::max(wait, std::chrono::milliseconds::zero());
+  }
+  return std::nullopt;
+}
+
+// Statuses a server uses to say "not now, later".
+inline bool is_retryable_status(int status) noexcept {
+  return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
 class session_impl : public std::enable_shared_from_this<session_impl> {
  public:
   using clock = std::chrono::steady_clock;
@@ -86,7 +135,10 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
         options_(std::move(o)),
         tls_(options_),
         pool_(std::make_shared<connection_pool>(ex, options_)),
-        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)) {}
+        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)) {
+    if (options_.session_rate_limit.requests_per_second > 0)
+      session_limiter_ = std::make_unique<async_rate_limiter>(ex, options_.session_rate_limit);
+  }
 
   ~session_impl() { pool_->close(); }
 
@@ -95,6 +147,10 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   void close() {
     closed_.store(true);
     pool_->close();
+    // Requests waiting for a rate-limit token fail with errc::cancelled too.
+    if (session_limiter_) session_limiter_->cancel();
+    std::lock_guard lock(limiters_mutex_);
+    for (auto& [origin, limiter] : host_limiters_) limiter->cancel();
   }
 
   session_stats stats() const {
@@ -104,6 +160,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     s.connections_reused = pool_->connections_reused();
     s.stale_detected = pool_->stale_detected();
     s.stale_retries = stale_retries_.load();
+    s.retries = retries_.load();
     s.dns_lookups = dns_->lookups();
     s.tls_resumed = tls_resumed_.load();
     s.open_connections = pool_->open_connections();
@@ -114,6 +171,42 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   boost::asio::awaitable<result_type> run(fanout::request req);
 
  private:
+  // One attempt: every redirect hop of `req`, bounded by `deadline`; adds the requests it sent
+  // to `sent`. Does not apply `raise_for_status` (the retry decision needs the status).
+  boost::asio::awaitable<result_type> run_once(fanout::request req, clock::time_point start,
+                                               clock::time_point deadline, int& sent);
+
+  // The per-host limiter for `origin`, or null when unlimited.
+  async_rate_limiter* host_limiter(const std::string& origin) {
+    if (options_.rate_limit.requests_per_second <= 0) return nullptr;
+    std::lock_guard lock(limiters_mutex_);
+    auto& l = host_limiters_[origin];
+    if (!l) l = std::make_unique<async_rate_limiter>(ex_, options_.rate_limit);
+    return l.get();
+  }
+
+  // Takes a token from `limiter` (if any), waiting at most until `deadline`. Completes with
+  // an empty code, `errc::timeout`, or `errc::cancelled` (cancelled by the caller or close()).
+  static boost::asio::awaitable<boost::system::error_code> take_token(async_rate_limiter* limiter,
+                                                                      clock::time_point deadline) {
+    namespace asio = boost::asio;
+    boost::system::error_code ec;
+    if (!limiter || limiter->try_acquire()) co_return ec;
+    auto wait = limiter->acquire(asio::redirect_error(asio::use_awaitable, ec));
+    if (deadline == clock::time_point::max()) {
+      co_await std::move(wait);
+    } else {
+      // `||` waits for the first to succeed: a cancelled wait must succeed (with `ec` set) to
+      // end the race.
+      using namespace asio::experimental::awaitable_operators;
+      asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+      auto v = co_await (std::move(wait) || timer.async_wait(asio::use_awaitable));
+      if (v.index() == 1) co_return make_error_code(errc::timeout);
+    }
+    if (ec) co_return make_error_code(errc::cancelled);
+    co_return ec;
+  }
+
   using request_message = connection::request_message;
 
   // One request on one connection, on the connection's strand: connect if new, then exchange.
@@ -154,14 +247,85 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   std::shared_ptr<connection_pool> pool_;
   std::shared_ptr<resolver_cache> dns_;
   std::atomic<bool> closed_{false};
-  std::atomic<std::size_t> requests_{0}, stale_retries_{0}, tls_resumed_{0};
+  std::atomic<std::size_t> requests_{0}, stale_retries_{0}, tls_resumed_{0}, retries_{0};
+  std::unique_ptr<async_rate_limiter> session_limiter_;
+  std::mutex limiters_mutex_;
+  std::map<std::string, std::unique_ptr<async_rate_limiter>> host_limiters_;
 };
 
 inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::request req) {
   namespace asio = boost::asio;
-  namespace http = boost::beast::http;
   auto self = shared_from_this();  // the session may be destroyed while we run
   auto const start = clock::now();
+  auto const timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
+  auto const deadline = timeout >= std::chrono::hours(24 * 365)
+                            ? clock::time_point::max()
+                            : start + std::chrono::duration_cast<clock::duration>(timeout);
+  bool const raise = req.raise_for_status.value_or(options_.raise_for_status);
+  retry_policy const policy = req.retry.value_or(options_.retry);
+  bool const may_repeat =
+      policy.max_attempts > 1 && (is_idempotent(req.method) ||
+                                  req.retry_non_idempotent.value_or(options_.retry_non_idempotent));
+  std::string const context = req.method + " " + req.url;
+
+  int sent = 0;
+  std::size_t tries = 0;
+  result_type r(boost::system::in_place_error, make_error_code(errc::cancelled));
+  if (!may_repeat) {
+    r = co_await run_once(std::move(req), start, deadline, sent);
+    tries = 1;
+  } else {
+    std::minstd_rand random(std::random_device{}());
+    auto attempt = [&]() -> asio::awaitable<result_type> {
+      if (tries++ > 0) retries_.fetch_add(1, std::memory_order_relaxed);
+      fanout::request copy = req;
+      co_return co_await run_once(std::move(copy), start, deadline, sent);
+    };
+    auto decide = [&](const result_type& last,
+                      std::size_t failures) -> std::optional<std::chrono::milliseconds> {
+      using ms = std::chrono::milliseconds;
+      if (closed_.load()) return std::nullopt;
+      std::optional<ms> wait;
+      if (last) {
+        if (!is_retryable_status(last->status())) return std::nullopt;
+        if (auto h = last->header("retry-after"))
+          wait = parse_retry_after(*h, std::chrono::system_clock::now());
+      } else if (!is_retryable(last.error().code())) {
+        return std::nullopt;
+      }
+      // Choose the wait here rather than in with_retry, to compare it with the deadline.
+      ms w = wait ? std::min(*wait, policy.max_backoff) : backoff_delay(policy, failures, random);
+      if (deadline != clock::time_point::max() && clock::now() + w >= deadline)
+        return std::nullopt;      // no time left for another attempt: the last outcome stands
+      return std::max(w, ms(1));  // zero would mean "the policy's backoff" to with_retry
+    };
+    r = co_await with_retry(policy, attempt, decide);
+    // Cancelled during a backoff sleep: with_retry kept the last outcome, but the caller asked
+    // to stop, and that is what we report.
+    if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
+      r = result_type(boost::system::in_place_error, make_error_code(errc::cancelled),
+                      context + ": cancelled");
+  }
+
+  if (r) {
+    response_access::attempts(*r) = sent;
+    response_access::timings(*r).total = clock::now() - start;
+    if (raise && r->status() >= 400)
+      r = result_type(boost::system::in_place_error, make_error_code(errc::http_status),
+                      r->method() + " " + r->url() + ": HTTP " + std::to_string(r->status()) + " " +
+                          std::string(r->reason()) +
+                          (tries > 1 ? " (after " + std::to_string(tries) + " attempts)" : ""));
+  } else if (tries > 1) {
+    r = result_type(boost::system::in_place_error, r.error().code(),
+                    r.error().message() + " (after " + std::to_string(tries) + " attempts)");
+  }
+  co_return r;
+}
+
+inline boost::asio::awaitable<session::result_type> session_impl::run_once(
+    fanout::request req, clock::time_point start, clock::time_point deadline, int& sent) {
+  namespace asio = boost::asio;
+  namespace http = boost::beast::http;
   std::string current = std::move(req.url);
   std::string method = std::move(req.method);
   auto fail = [&](boost::system::error_code ec, std::string_view what) {
@@ -188,11 +352,6 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::re
     if (parse_url(current, where, why))
       co_return fail(make_error_code(errc::invalid_url), "invalid URL: " + why);
   }
-
-  auto timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
-  auto const deadline = timeout >= std::chrono::hours(24 * 365)
-                            ? clock::time_point::max()
-                            : start + std::chrono::duration_cast<clock::duration>(timeout);
 
   // The request message, built once and adjusted by redirects.
   request_message m;
@@ -221,7 +380,6 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::re
   }
   m.prepare_payload();
 
-  bool const raise = req.raise_for_status.value_or(options_.raise_for_status);
   response resp;
   auto& msg = response_access::msg(resp);
   auto& t = response_access::timings(resp);
@@ -231,8 +389,17 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::re
     bool const head = method == "HEAD";
     bool fresh_only = false;
     pooled_connection conn;
+    {
+      auto ec = co_await take_token(session_limiter_.get(), deadline);
+      if (!ec) ec = co_await take_token(host_limiter(where.origin), deadline);
+      if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
+      if (ec == errc::timeout)
+        co_return fail(ec, "timed out waiting for the rate limit to " + where.origin);
+      if (ec) co_return fail(ec, closed_.load() ? "the session is closed" : "cancelled");
+    }
     for (;;) {  // the one transparent retry after a stale keep-alive connection
       ++attempts;
+      ++sent;
       requests_.fetch_add(1, std::memory_order_relaxed);
       auto got = co_await pool_->acquire(where, fresh_only, deadline, t.pool_wait);
       if (got.ec) {
@@ -344,9 +511,6 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::re
       }
     }
 
-    if (raise && status >= 400)
-      co_return fail(make_error_code(errc::http_status),
-                     "HTTP " + std::to_string(status) + " " + std::string(msg.reason()));
     break;
   }
 
