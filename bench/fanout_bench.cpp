@@ -30,8 +30,12 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 namespace asio = boost::asio;
 
@@ -47,8 +51,10 @@ int main(int argc, char** argv) {
   std::string cacert;
   for (int i = 4; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--threads") threads = std::atoi(argv[i + 1]);
-    else if (flag == "--cacert") cacert = argv[i + 1];
+    if (flag == "--threads")
+      threads = std::atoi(argv[i + 1]);
+    else if (flag == "--cacert")
+      cacert = argv[i + 1];
   }
   if (n == 0 || c == 0 || threads < 1) {
     std::fprintf(stderr, "fanout-bench: N, C and T must be positive\n");
@@ -56,9 +62,8 @@ int main(int argc, char** argv) {
   }
 
   asio::io_context ctx(threads);
-  fanout::session http(ctx, {.max_connections_per_host = c,
-                             .max_connections = c,
-                             .ca_file = cacert});
+  fanout::session http(ctx,
+                       {.max_connections_per_host = c, .max_connections = c, .ca_file = cacert});
   const std::vector<std::string> urls(n, url);
   std::vector<fanout::result<fanout::response>> responses;
   std::chrono::steady_clock::time_point t0, t1;

@@ -16,7 +16,9 @@
 
 namespace asio = boost::asio;
 
-asio::awaitable<long> trivial(const long& x) { co_return x + 1; }
+asio::awaitable<long> trivial(const long& x) {
+  co_return x + 1;
+}
 
 int main(int argc, char** argv) {
   if (argc != 3) {

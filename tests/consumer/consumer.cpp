@@ -4,7 +4,9 @@
 #include <iostream>
 #include <vector>
 
-boost::asio::awaitable<int> square(const int& x) { co_return x * x; }
+boost::asio::awaitable<int> square(const int& x) {
+  co_return x* x;
+}
 
 int main() {
   std::vector<int> xs{1, 2, 3, 4};

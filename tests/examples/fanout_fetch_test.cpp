@@ -187,13 +187,13 @@ TEST_CASE("fanout-fetch -o summary counts statuses, errors and connections") {
 }
 
 TEST_CASE("fanout-fetch rejects bad usage with exit status 2 and says why") {
-  auto bad = fetch({"-c", "zero", "http://x/"});
+  auto bad = fetch({"-c", "zero", "http://127.0.0.1:1/"});
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("-c needs a whole number") != std::string::npos);
   CHECK(bad.out.empty());
   CHECK(fetch({"--frobnicate"}).exit_code == 2);
-  CHECK(fetch({"-d", "x", "--json", "{}", "http://x/"}).exit_code == 2);
-  CHECK(fetch({"--json", "{not json", "http://x/"}).exit_code == 2);
+  CHECK(fetch({"-d", "x", "--json", "{}", "http://127.0.0.1:1/"}).exit_code == 2);
+  CHECK(fetch({"--json", "{not json", "http://127.0.0.1:1/"}).exit_code == 2);
   auto help = fetch({"--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("usage: fanout-fetch") == 0);
@@ -242,12 +242,12 @@ TEST_CASE("fanout-fetch --rate starts at most R requests per second per host") {
 }
 
 TEST_CASE("fanout-fetch --retries and --rate reject bad values") {
-  auto rate = fetch({"--rate", "0", "http://x/"});
+  auto rate = fetch({"--rate", "0", "http://127.0.0.1:1/"});
   CHECK(rate.exit_code == 2);
   CHECK(rate.err.find("--rate needs a positive number") != std::string::npos);
-  CHECK(fetch({"--rate", "fast", "http://x/"}).exit_code == 2);
-  CHECK(fetch({"--retries", "-1", "http://x/"}).exit_code == 2);
-  CHECK(fetch({"--retries", "1000", "http://x/"}).exit_code == 2);
+  CHECK(fetch({"--rate", "fast", "http://127.0.0.1:1/"}).exit_code == 2);
+  CHECK(fetch({"--retries", "-1", "http://127.0.0.1:1/"}).exit_code == 2);
+  CHECK(fetch({"--retries", "1000", "http://127.0.0.1:1/"}).exit_code == 2);
   auto help = fetch({"--help"});
   CHECK(help.out.find("--retries N") != std::string::npos);
   CHECK(help.out.find("--rate R") != std::string::npos);

@@ -42,30 +42,6 @@ std::uint16_t closed_port() {
   return a.local_endpoint().port();
 }
 
-// Runs `n` GETs of `urls[i % urls.size()]` from `workers` coroutines; counts 200s.
-asio::awaitable<std::size_t> fan(fanout::session& s, std::vector<std::string> urls, std::size_t n,
-                                 std::size_t workers) {
-  std::size_t next = 0, ok = 0, done = 0;
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
-  for (std::size_t w = 0; w < workers; ++w)
-    asio::co_spawn(
-        ex,
-        [&]() -> asio::awaitable<void> {
-          while (next < n) {
-            fanout::request req{.url = urls[next++ % urls.size()]};
-            auto r = co_await s.try_request(req);
-            if (r && r->status() == 200) ++ok;
-          }
-        },
-        [&](std::exception_ptr) {
-          if (++done == workers) all_done.cancel();
-        });
-  boost::system::error_code ec;
-  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  co_return ok;
-}
-
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }

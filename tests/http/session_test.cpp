@@ -18,36 +18,6 @@ using namespace std::chrono_literals;
 using fanout::errc;
 using nlohmann::json;
 
-namespace {
-
-// Runs `n` requests from `workers` coroutines sharing one session; counts successes.
-asio::awaitable<std::size_t> hammer(fanout::session& s, std::string url, std::size_t n,
-                                    std::size_t workers) {
-  std::size_t next = 0, ok = 0, done = 0;
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
-  for (std::size_t w = 0; w < workers; ++w) {
-    asio::co_spawn(
-        ex,
-        [&]() -> asio::awaitable<void> {
-          while (next < n) {
-            ++next;
-            fanout::request req1{.url = url};
-            auto r = co_await s.try_request(req1);
-            if (r && r->status() == 200) ++ok;
-          }
-        },
-        [&](std::exception_ptr) {
-          if (++done == workers) all_done.cancel();
-        });
-  }
-  boost::system::error_code ec;
-  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  co_return ok;
-}
-
-}  // namespace
-
 TEST_CASE("session: GET returns status, headers, body, url and timings", "[session]") {
   test_server server;
   run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
@@ -208,7 +178,7 @@ TEST_CASE("session: json() and json<T>(); a parse failure names the URL", "[sess
 TEST_CASE("session: 1000 requests with a cap of 8 open at most 8 connections", "[session][pool]") {
   test_server server;
   run_session({.max_connections_per_host = 8}, [&](fanout::session& s) -> asio::awaitable<void> {
-    auto ok = co_await hammer(s, server.url("/hello"), 1000, 32);
+    auto ok = co_await fan(s, server.url("/hello"), 1000, 32);
     CHECK(ok == 1000);
     CHECK(s.stats().connections_opened <= 8);
     CHECK(s.stats().connections_reused >= 992);
@@ -224,8 +194,8 @@ TEST_CASE("session: the total cap holds across hosts", "[session][pool]") {
               [&](fanout::session& s) -> asio::awaitable<void> {
                 auto ex = co_await asio::this_coro::executor;
                 using namespace asio::experimental::awaitable_operators;
-                auto [x, y] = co_await (hammer(s, a.url("/delay/5"), 200, 16) &&
-                                        hammer(s, b.url("/delay/5"), 200, 16));
+                auto [x, y] = co_await (fan(s, a.url("/delay/5"), 200, 16) &&
+                                        fan(s, b.url("/delay/5"), 200, 16));
                 CHECK(x == 200);
                 CHECK(y == 200);
                 (void)ex;
@@ -630,7 +600,7 @@ TEST_CASE("session: the resolver cache resolves a host once", "[session][dns]") 
   test_server server;
   auto url = "http://localhost:" + std::to_string(server.port()) + "/hello";
   run_session({.max_connections_per_host = 8}, [&](fanout::session& s) -> asio::awaitable<void> {
-    auto ok = co_await hammer(s, url, 2000, 16);
+    auto ok = co_await fan(s, url, 2000, 16);
     CHECK(ok == 2000);
     CHECK(s.stats().dns_lookups == 1);
   });
@@ -769,7 +739,7 @@ TEST_CASE("session: no file descriptor outlives the session", "[session][fds]") 
       asio::co_spawn(
           io,
           [&]() -> asio::awaitable<void> {
-            co_await hammer(s, server.url("/hello"), 200, 16);
+            co_await fan(s, server.url("/hello"), 200, 16);
             fanout::request refused{.url = "http://127.0.0.1:1/"};
             (void)co_await s.try_request(refused);
             fanout::request slow{.url = server.url("/delay/300"), .timeout = 100ms};

@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
@@ -13,6 +14,8 @@
 #include <exception>
 #include <functional>
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace fanout {
 // For Catch2's messages about results.
@@ -55,6 +58,38 @@ inline asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
 
 inline bool contains(const std::string& s, std::string_view part) {
   return s.find(part) != std::string::npos;
+}
+
+/// Runs `n` GETs of `urls[i % urls.size()]` from `workers` coroutines; counts 200s.
+inline asio::awaitable<std::size_t> fan(fanout::session& s, std::vector<std::string> urls,
+                                        std::size_t n, std::size_t workers) {
+  std::size_t next = 0, ok = 0, done = 0;
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+  for (std::size_t w = 0; w < workers; ++w)
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          while (next < n) {
+            fanout::request req{.url = urls[next++ % urls.size()]};
+            auto r = co_await s.try_request(req);
+            if (r && r->status() == 200) ++ok;
+          }
+        },
+        [&](std::exception_ptr) {
+          if (++done == workers) all_done.cancel();
+        });
+  boost::system::error_code ec;
+  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return ok;
+}
+
+/// The same for one URL.
+inline asio::awaitable<std::size_t> fan(fanout::session& s, std::string url, std::size_t n,
+                                        std::size_t workers) {
+  std::vector<std::string> urls;  // named: GCC 12 rejects a braced list inside co_await
+  urls.push_back(std::move(url));
+  co_return co_await fan(s, std::move(urls), n, workers);
 }
 
 }  // namespace fanout::test
