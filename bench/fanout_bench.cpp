@@ -2,8 +2,10 @@
 // via gather with max_concurrency C (and C connections per host), every body kept in the results
 // as a user would. The peers (curl-multi, wrk) run beside it in bench/compare.sh.
 //
-// Before the last line: `allocations_per_request A` (a counting global operator new: heap
-// allocations of the whole run divided by N). Last line, exactly:
+// Before the last line: `allocations_per_request A`: heap allocations of the whole run divided by
+// N, counted at malloc itself (this binary interposes glibc's malloc family), so that Asio's
+// recycled frames (aligned_alloc), OpenSSL and the C++ runtime all count, not only operator new.
+// Last line, exactly:
 //   fanout N C seconds req_per_s errors
 // (seconds from the first request to the last answer; errors = transport errors plus non-2xx).
 // Exit status non-zero when errors > 0.
@@ -13,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,10 +26,49 @@
 
 namespace {
 std::atomic<std::size_t> allocations{0};
-}
-
-void* operator new(std::size_t n) {
+void count() noexcept {
   allocations.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+#if defined(__GLIBC__)
+// glibc's own entry points, which the interposed functions below forward to.
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+
+void* malloc(std::size_t n) {
+  count();
+  return __libc_malloc(n);
+}
+void* calloc(std::size_t k, std::size_t n) {
+  count();
+  return __libc_calloc(k, n);
+}
+void* realloc(void* p, std::size_t n) {
+  count();
+  return __libc_realloc(p, n);
+}
+void* aligned_alloc(std::size_t align, std::size_t n) {
+  count();
+  return __libc_memalign(align, n);
+}
+void* memalign(std::size_t align, std::size_t n) {
+  count();
+  return __libc_memalign(align, n);
+}
+int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  count();
+  *out = __libc_memalign(align, n);
+  return *out ? 0 : ENOMEM;
+}
+}
+#else
+// Elsewhere only operator new is seen: the figure is then a lower bound.
+void* operator new(std::size_t n) {
+  count();
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
@@ -36,6 +78,7 @@ void operator delete(void* p) noexcept {
 void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
+#endif
 
 namespace asio = boost::asio;
 
