@@ -9,6 +9,7 @@
 #include <fanout/core/error.hpp>
 #include <fanout/core/options.hpp>
 #include <fanout/core/result.hpp>
+#include <fanout/detail/io_executor.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -21,7 +22,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/circular_buffer.hpp>
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <deque>
@@ -105,7 +108,7 @@ FANOUT_DECL error error_from_exception_ptr(std::exception_ptr ep) {
 template <class T>
 class completion_source {
  public:
-  using executor_type = asio::strand<asio::any_io_executor>;
+  using executor_type = asio::strand<io_executor>;
 
   virtual ~completion_source() = default;
 
@@ -132,7 +135,7 @@ class gather_engine final
   using value_type = typename traits::awaitable_type::value_type;
   using result_type = result<value_type>;
   using completed_type = completed<value_type>;
-  using executor_type = asio::strand<asio::any_io_executor>;
+  using executor_type = asio::strand<io_executor>;
 
   /// `window` > 0 yields outcomes in input order, with at most `window` items between the
   /// oldest not yet yielded and the newest started (the reorder buffer's bound); 0 yields them
@@ -141,7 +144,7 @@ class gather_engine final
       : view_(std::move(view)), fn_(std::move(fn)), options_(std::move(options)), window_(window) {}
 
   void start(asio::any_io_executor ex) override {
-    strand_.emplace(asio::make_strand(std::move(ex)));
+    strand_.emplace(io_executor(std::move(ex)));
     wake_.emplace(*strand_, asio::steady_timer::time_point::max());
     deadline_.emplace(*strand_);
     it_.emplace(std::ranges::begin(view_));
@@ -329,6 +332,8 @@ class gather_engine final
       if (reorder_.size() <= slot) reorder_.resize(slot + 1);
       reorder_[slot].emplace(std::move(r));
     } else {
+      // A ring that doubles when full: a deque would allocate a node per large outcome.
+      if (ready_.full()) ready_.set_capacity(std::max<std::size_t>(16, 2 * ready_.capacity()));
       ready_.push_back(completed_type{index, std::move(r)});
     }
     wake_->cancel();
@@ -383,7 +388,7 @@ class gather_engine final
   stop_reason stop_ = stop_reason::none;
   std::size_t window_ = 0;
   std::size_t next_to_yield_ = 0;
-  std::deque<completed_type> ready_;                // completion order
+  boost::circular_buffer<completed_type> ready_;    // completion order
   std::deque<std::optional<result_type>> reorder_;  // input order, from next_to_yield_ on
   std::vector<std::unique_ptr<child>> children_;    // at most max_concurrency of them
   std::vector<child*> free_;

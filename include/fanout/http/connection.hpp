@@ -26,6 +26,7 @@
 #include <chrono>
 #include <limits>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 
@@ -55,7 +56,10 @@ class connection : public std::enable_shared_from_this<connection> {
   using awaitable = boost::asio::awaitable<T, strand_type>;
   static constexpr boost::asio::use_awaitable_t<strand_type> use_strand{};
   using message = boost::beast::http::response<boost::beast::http::string_body>;
-  using request_message = boost::beast::http::request<boost::beast::http::string_body>;
+  // Request fields allocate from an arena in the sending coroutine's frame (see run_once).
+  using request_fields = boost::beast::http::basic_fields<std::pmr::polymorphic_allocator<char>>;
+  using request_message =
+      boost::beast::http::request<boost::beast::http::string_body, request_fields>;
 
   /// What a step reports besides its error code.
   struct outcome {
@@ -67,7 +71,7 @@ class connection : public std::enable_shared_from_this<connection> {
   };
 
   connection(const boost::asio::any_io_executor& ex, const url_parts& where)
-      : strand_(boost::asio::make_strand(ex)),
+      : strand_(ex),
         origin_(where.origin),
         host_(where.host),
         https_(where.https),
@@ -143,7 +147,7 @@ class connection : public std::enable_shared_from_this<connection> {
     auto const sent = clock::now();
     // In the coroutine frame (recycled by Asio), not heap-allocated per write as the message
     // overload of async_write does.
-    http::request_serializer<http::string_body> sr(req);
+    http::request_serializer<http::string_body, request_fields> sr(req);
     if (tls_)
       co_await http::async_write(*tls_, sr, asio::redirect_error(use_strand, ec));
     else

@@ -283,7 +283,9 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
     bool arm = false;
     {
       std::lock_guard lock(mutex_);
-      auto origin = c->origin();
+      // A view of the connection's own string: the connection outlives the call (it is kept
+      // idle, or handed back in `a` to be closed).
+      std::string_view origin = c->origin();
       a = state_.release(origin, std::move(c), keep, now, now + idle_for);
       if (keep && !sweeping_ && state_.idle_total() > 0) arm = sweeping_ = true;
     }

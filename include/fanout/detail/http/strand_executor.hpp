@@ -1,12 +1,15 @@
 #ifndef FANOUT_DETAIL_HTTP_STRAND_EXECUTOR_HPP
 #define FANOUT_DETAIL_HTTP_STRAND_EXECUTOR_HPP
 
+#include <fanout/detail/io_executor.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/require.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <concepts>
 #include <type_traits>
 #include <utility>
 
@@ -14,7 +17,7 @@ namespace fanout::detail {
 
 /// A connection's strand as a concrete, standard-executor-only type.
 ///
-/// Why not `asio::strand<any_io_executor>` directly: I/O objects typed on `any_io_executor`
+/// Why not `any_io_executor` around a strand: I/O objects typed on `any_io_executor`
 /// type-erase the strand, which does not fit `any_io_executor`'s small buffer, so every
 /// executor copy in every operation would allocate (dozens per request). Typed on the strand
 /// itself, Beast 1.81 picks the Networking TS work guard (the strand also exposes the TS
@@ -22,9 +25,13 @@ namespace fanout::detail {
 /// standard executor interface only (execute, query, require, prefer).
 class strand_executor {
  public:
-  using inner_type = boost::asio::strand<boost::asio::any_io_executor>;
+  using inner_type = boost::asio::strand<io_executor>;
 
   explicit strand_executor(inner_type s) noexcept : s_(std::move(s)) {}
+  /// A new strand on `ex` (the exact type only: see io_executor's constructors).
+  template <class Executor>
+  requires std::same_as<Executor, boost::asio::any_io_executor>
+  explicit strand_executor(const Executor& ex) : s_(io_executor(ex)) {}
 
   template <class F>
   void execute(F&& f) const {

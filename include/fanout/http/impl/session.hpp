@@ -17,12 +17,14 @@
 #include <boost/beast/http/message.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <ctime>
 #include <iomanip>
 #include <locale>
 #include <map>
+#include <memory_resource>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -168,13 +170,21 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     return s;
   }
 
-  boost::asio::awaitable<result_type> run(fanout::request req);
+  /// Runs `req` to its result; never throws. `self` keeps the session alive meanwhile.
+  boost::asio::awaitable<result_type> run(std::shared_ptr<session_impl> self, fanout::request req);
 
  private:
-  // One attempt: every redirect hop of `req`, bounded by `deadline`; adds the requests it sent
-  // to `sent`. Does not apply `raise_for_status` (the retry decision needs the status).
-  boost::asio::awaitable<result_type> run_once(fanout::request req, clock::time_point start,
-                                               clock::time_point deadline, int& sent);
+  // One attempt: every redirect hop of `req`, bounded by `deadline`. Adds the requests it sent
+  // to `*sent` when given (the retry loop's count). Applies `raise_for_status` only when
+  // `raise`: the retry decision needs the status. An exception becomes the item's error.
+  boost::asio::awaitable<result_type> run_once(std::shared_ptr<session_impl> self,
+                                               fanout::request req, clock::time_point start,
+                                               clock::time_point deadline, int* sent, bool raise);
+  // `run` under a retry policy that may repeat the request.
+  boost::asio::awaitable<result_type> run_retrying(std::shared_ptr<session_impl> self,
+                                                   fanout::request req, clock::time_point start,
+                                                   clock::time_point deadline, retry_policy policy,
+                                                   bool raise);
 
   // The per-host limiter for `origin`, or null when unlimited.
   async_rate_limiter* host_limiter(const std::string& origin) {
@@ -205,6 +215,24 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     }
     if (ec) co_return make_error_code(errc::cancelled);
     co_return ec;
+  }
+
+  // The exception in flight as the error of request `method url`: Asio's operation_aborted
+  // (thrown when a cancelled coroutine awaits) as errc::cancelled, anything else with its code.
+  static fanout::error current_exception_error(std::string_view method, std::string_view url) {
+    auto e = error_from_current_exception();
+    std::string context = std::string(method) + " " + std::string(url);
+    if (e.code() == boost::asio::error::operation_aborted)
+      return fanout::error(errc::cancelled, context + ": cancelled");
+    return fanout::error(e.code(), context + ": " + e.message(), e.exception());
+  }
+
+  // `raise_for_status`'s error for `r`, the outcome of `tries` attempts.
+  static fanout::error status_error(const response& r, std::size_t tries) {
+    return fanout::error(errc::http_status,
+                         r.method() + " " + r.url() + ": HTTP " + std::to_string(r.status()) + " " +
+                             std::string(r.reason()) +
+                             (tries > 1 ? " (after " + std::to_string(tries) + " attempts)" : ""));
   }
 
   using request_message = connection::request_message;
@@ -253,9 +281,9 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   std::map<std::string, std::unique_ptr<async_rate_limiter>> host_limiters_;
 };
 
-inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::request req) {
-  namespace asio = boost::asio;
-  auto self = shared_from_this();  // the session may be destroyed while we run
+// Not a coroutine: a request without retries goes straight to run_once (one frame less).
+inline boost::asio::awaitable<session::result_type> session_impl::run(
+    std::shared_ptr<session_impl> self, fanout::request req) {
   auto const start = clock::now();
   auto const timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
   auto const deadline = timeout >= std::chrono::hours(24 * 365)
@@ -266,20 +294,25 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::re
   bool const may_repeat =
       policy.max_attempts > 1 && (is_idempotent(req.method) ||
                                   req.retry_non_idempotent.value_or(options_.retry_non_idempotent));
-  std::string const context = req.method + " " + req.url;
+  if (!may_repeat)
+    return run_once(std::move(self), std::move(req), start, deadline, nullptr, raise);
+  return run_retrying(std::move(self), std::move(req), start, deadline, policy, raise);
+}
 
+inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
+    std::shared_ptr<session_impl> self, fanout::request req, clock::time_point start,
+    clock::time_point deadline, retry_policy policy, bool raise) {
+  namespace asio = boost::asio;
+  auto const context = [&] { return req.method + " " + req.url; };
   int sent = 0;
   std::size_t tries = 0;
   result_type r(boost::system::in_place_error, make_error_code(errc::cancelled));
-  if (!may_repeat) {
-    r = co_await run_once(std::move(req), start, deadline, sent);
-    tries = 1;
-  } else {
+  try {
     std::minstd_rand random(std::random_device{}());
     auto attempt = [&]() -> asio::awaitable<result_type> {
       if (tries++ > 0) retries_.fetch_add(1, std::memory_order_relaxed);
       fanout::request copy = req;
-      co_return co_await run_once(std::move(copy), start, deadline, sent);
+      co_return co_await run_once(self, std::move(copy), start, deadline, &sent, false);
     };
     auto decide = [&](const result_type& last,
                       std::size_t failures) -> std::optional<std::chrono::milliseconds> {
@@ -304,17 +337,16 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::re
     // to stop, and that is what we report.
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
       r = result_type(boost::system::in_place_error, make_error_code(errc::cancelled),
-                      context + ": cancelled");
+                      context() + ": cancelled");
+  } catch (...) {
+    r = result_type(boost::system::in_place_error, current_exception_error(req.method, req.url));
   }
 
   if (r) {
     response_access::attempts(*r) = sent;
     response_access::timings(*r).total = clock::now() - start;
     if (raise && r->status() >= 400)
-      r = result_type(boost::system::in_place_error, make_error_code(errc::http_status),
-                      r->method() + " " + r->url() + ": HTTP " + std::to_string(r->status()) + " " +
-                          std::string(r->reason()) +
-                          (tries > 1 ? " (after " + std::to_string(tries) + " attempts)" : ""));
+      r = result_type(boost::system::in_place_error, status_error(*r, tries));
   } else if (tries > 1) {
     r = result_type(boost::system::in_place_error, r.error().code(),
                     r.error().message() + " (after " + std::to_string(tries) + " attempts)");
@@ -323,203 +355,215 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(fanout::re
 }
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_once(
-    fanout::request req, clock::time_point start, clock::time_point deadline, int& sent) {
-  namespace asio = boost::asio;
-  namespace http = boost::beast::http;
+    [[maybe_unused]] std::shared_ptr<session_impl> self, fanout::request req,
+    clock::time_point start, clock::time_point deadline, int* sent_out, bool raise) {
   std::string current = std::move(req.url);
   std::string method = std::move(req.method);
+  int sent_here = 0;
+  int& sent = sent_out ? *sent_out : sent_here;
+  namespace asio = boost::asio;
+  namespace http = boost::beast::http;
   auto fail = [&](boost::system::error_code ec, std::string_view what) {
     std::string m;
     m.reserve(method.size() + current.size() + what.size() + 3);
     m.append(method).append(" ").append(current).append(": ").append(what);
     return result_type(boost::system::in_place_error, ec, std::move(m));
   };
-
-  if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
-  if (!is_token(method))
-    co_return fail(make_error_code(errc::invalid_request), "invalid method \"" + method + "\"");
-  for (auto const& [name, value] : req.headers) {
-    if (!is_token(name))
-      co_return fail(make_error_code(errc::invalid_request),
-                     "invalid header name \"" + name + "\"");
-    if (!is_safe_value(value))
-      co_return fail(make_error_code(errc::invalid_request),
-                     "header \"" + name + "\" has a CR, LF or NUL in its value");
-  }
-  url_parts where;
-  {
-    std::string why;
-    if (parse_url(current, where, why))
-      co_return fail(make_error_code(errc::invalid_url), "invalid URL: " + why);
-  }
-
-  // The request message, built once and adjusted by redirects.
-  request_message m;
-  m.method_string(method);
-  m.target(where.target);
-  m.version(11);
-  bool user_host = false, user_agent = false, user_encoding = false;
-  for (auto const& [name, value] : req.headers) {
-    user_host |= iequals(name, "host");
-    user_agent |= iequals(name, "user-agent");
-    user_encoding |= iequals(name, "accept-encoding");
-  }
-  if (!user_host) m.set(http::field::host, where.host_header);
-  if (!user_agent && !options_.user_agent.empty())
-    m.set(http::field::user_agent, options_.user_agent);
-  bool const decompress = options_.decompress && !user_encoding;
-  if (decompress) m.set(http::field::accept_encoding, "gzip, deflate");
-  if (!options_.keep_alive) m.set(http::field::connection, "close");
-  for (auto const& [name, value] : req.headers) m.insert(name, value);
-  if (req.json) {
-    m.body() = req.json->dump();
-    if (m.find(http::field::content_type) == m.end())
-      m.set(http::field::content_type, "application/json");
-  } else {
-    m.body() = std::move(req.body);
-  }
-  m.prepare_payload();
-
-  response resp;
-  auto& msg = response_access::msg(resp);
-  auto& t = response_access::timings(resp);
-  int attempts = 0, redirects = 0;
-
-  for (;;) {  // one iteration per redirect hop
-    bool const head = method == "HEAD";
-    bool fresh_only = false;
-    pooled_connection conn;
-    {
-      auto ec = co_await take_token(session_limiter_.get(), deadline);
-      if (!ec) ec = co_await take_token(host_limiter(where.origin), deadline);
-      if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
-      if (ec == errc::timeout)
-        co_return fail(ec, "timed out waiting for the rate limit to " + where.origin);
-      if (ec) co_return fail(ec, closed_.load() ? "the session is closed" : "cancelled");
+  try {
+    if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
+    if (!is_token(method))
+      co_return fail(make_error_code(errc::invalid_request), "invalid method \"" + method + "\"");
+    for (auto const& [name, value] : req.headers) {
+      if (!is_token(name))
+        co_return fail(make_error_code(errc::invalid_request),
+                       "invalid header name \"" + name + "\"");
+      if (!is_safe_value(value))
+        co_return fail(make_error_code(errc::invalid_request),
+                       "header \"" + name + "\" has a CR, LF or NUL in its value");
     }
-    for (;;) {  // the one transparent retry after a stale keep-alive connection
-      ++attempts;
-      ++sent;
-      requests_.fetch_add(1, std::memory_order_relaxed);
-      auto got = co_await pool_->acquire(where, fresh_only, deadline, t.pool_wait);
-      if (got.ec) {
-        if (got.ec == errc::timeout)
-          co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
-        co_return fail(got.ec, closed_.load() ? "the session is closed" : "cancelled");
-      }
-      conn = std::move(got.conn);
-      t.reused = !conn.fresh();
-      msg = {};
-      auto o = co_await asio::co_spawn(
-          conn->strand(), attempt(conn.get(), conn.fresh(), where, m, head, deadline, msg, t),
-          asio::use_awaitable);
-      if (!o.ec) break;
-      bool const retry = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
-                         (o.where == stage::write || o.where == stage::read) &&
-                         is_stale_connection_error(o.raw) && is_idempotent(method) &&
-                         !closed_.load();
-      conn.reset();
-      if (!retry) {
-        if (closed_.load() && o.ec == errc::cancelled)
-          co_return fail(o.ec, "the session is closed");
-        co_return fail(o.ec, o.what);
-      }
-      stale_retries_.fetch_add(1, std::memory_order_relaxed);
-      fresh_only = true;
-    }
-    t.tls_resumed = conn->tls_resumed();
-
-    // Back to the pool, for as long as both sides allow.
+    url_parts where;
     {
-      bool keep = options_.keep_alive && msg.keep_alive() && conn->clean();
-      auto idle = std::chrono::duration_cast<clock::duration>(options_.idle_timeout);
-      if (keep) {
-        if (auto ka = msg.find(http::field::keep_alive); ka != msg.end()) {
-          if (auto n = keep_alive_timeout(ka->value())) {
-            // Leave a margin so that we never send on a connection the server is closing.
-            auto server = std::chrono::duration_cast<clock::duration>(*n);
-            auto margin = std::min<clock::duration>(std::chrono::seconds(1), server / 2);
-            idle = std::min(idle, server - margin);
+      std::string why;
+      if (parse_url(current, where, why))
+        co_return fail(make_error_code(errc::invalid_url), "invalid URL: " + why);
+    }
+
+    // The request message, built once and adjusted by redirects. Its fields live in this
+    // frame: the usual handful of headers costs no allocation.
+    std::array<std::byte, 512> field_storage;
+    std::pmr::monotonic_buffer_resource field_arena(field_storage.data(), field_storage.size());
+    request_message m(std::piecewise_construct, std::make_tuple(),
+                      std::make_tuple(std::pmr::polymorphic_allocator<char>(&field_arena)));
+    m.method_string(method);
+    m.target(where.target);
+    m.version(11);
+    bool user_host = false, user_agent = false, user_encoding = false;
+    for (auto const& [name, value] : req.headers) {
+      user_host |= iequals(name, "host");
+      user_agent |= iequals(name, "user-agent");
+      user_encoding |= iequals(name, "accept-encoding");
+    }
+    if (!user_host) m.set(http::field::host, where.host_header);
+    if (!user_agent && !options_.user_agent.empty())
+      m.set(http::field::user_agent, options_.user_agent);
+    bool const decompress = options_.decompress && !user_encoding;
+    if (decompress) m.set(http::field::accept_encoding, "gzip, deflate");
+    if (!options_.keep_alive) m.set(http::field::connection, "close");
+    for (auto const& [name, value] : req.headers) m.insert(name, value);
+    if (req.json) {
+      m.body() = req.json->dump();
+      if (m.find(http::field::content_type) == m.end())
+        m.set(http::field::content_type, "application/json");
+    } else {
+      m.body() = std::move(req.body);
+    }
+    m.prepare_payload();
+
+    response resp;
+    auto& msg = response_access::msg(resp);
+    auto& t = response_access::timings(resp);
+    int attempts = 0, redirects = 0;
+
+    for (;;) {  // one iteration per redirect hop
+      bool const head = method == "HEAD";
+      bool fresh_only = false;
+      pooled_connection conn;
+      if (session_limiter_ || options_.rate_limit.requests_per_second > 0) {
+        auto ec = co_await take_token(session_limiter_.get(), deadline);
+        if (!ec) ec = co_await take_token(host_limiter(where.origin), deadline);
+        if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
+        if (ec == errc::timeout)
+          co_return fail(ec, "timed out waiting for the rate limit to " + where.origin);
+        if (ec) co_return fail(ec, closed_.load() ? "the session is closed" : "cancelled");
+      }
+      for (;;) {  // the one transparent retry after a stale keep-alive connection
+        ++attempts;
+        ++sent;
+        requests_.fetch_add(1, std::memory_order_relaxed);
+        auto got = co_await pool_->acquire(where, fresh_only, deadline, t.pool_wait);
+        if (got.ec) {
+          if (got.ec == errc::timeout)
+            co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
+          co_return fail(got.ec, closed_.load() ? "the session is closed" : "cancelled");
+        }
+        conn = std::move(got.conn);
+        t.reused = !conn.fresh();
+        msg = {};
+        auto o = co_await asio::co_spawn(
+            conn->strand(), attempt(conn.get(), conn.fresh(), where, m, head, deadline, msg, t),
+            asio::use_awaitable);
+        if (!o.ec) break;
+        bool const retry = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
+                           (o.where == stage::write || o.where == stage::read) &&
+                           is_stale_connection_error(o.raw) && is_idempotent(method) &&
+                           !closed_.load();
+        conn.reset();
+        if (!retry) {
+          if (closed_.load() && o.ec == errc::cancelled)
+            co_return fail(o.ec, "the session is closed");
+          co_return fail(o.ec, o.what);
+        }
+        stale_retries_.fetch_add(1, std::memory_order_relaxed);
+        fresh_only = true;
+      }
+      t.tls_resumed = conn->tls_resumed();
+
+      // Back to the pool, for as long as both sides allow.
+      {
+        bool keep = options_.keep_alive && msg.keep_alive() && conn->clean();
+        auto idle = std::chrono::duration_cast<clock::duration>(options_.idle_timeout);
+        if (keep) {
+          if (auto ka = msg.find(http::field::keep_alive); ka != msg.end()) {
+            if (auto n = keep_alive_timeout(ka->value())) {
+              // Leave a margin so that we never send on a connection the server is closing.
+              auto server = std::chrono::duration_cast<clock::duration>(*n);
+              auto margin = std::min<clock::duration>(std::chrono::seconds(1), server / 2);
+              idle = std::min(idle, server - margin);
+            }
+          }
+          if (idle <= clock::duration::zero()) keep = false;
+        }
+        conn.release(keep, idle);
+      }
+
+      int const status = msg.result_int();
+      // Redirects.
+      if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+          options_.max_redirects > 0) {
+        auto loc = msg.find(http::field::location);
+        if (loc != msg.end()) {
+          if (static_cast<std::size_t>(redirects) >= options_.max_redirects)
+            co_return fail(make_error_code(errc::too_many_redirects),
+                           "more than " + std::to_string(options_.max_redirects) + " redirects");
+          std::string next;
+          if (resolve_location(current, loc->value(), next))
+            co_return fail(make_error_code(errc::redirect_refused),
+                           "redirect to an invalid Location \"" + std::string(loc->value()) + "\"");
+          url_parts next_where;
+          std::string why;
+          if (parse_url(next, next_where, why))
+            co_return fail(make_error_code(errc::redirect_refused),
+                           "redirect to " + next + " refused: " + why);
+          if (where.https && !next_where.https && !options_.allow_https_downgrade)
+            co_return fail(make_error_code(errc::redirect_refused),
+                           "redirect from https to http (" + next +
+                               ") refused; set allow_https_downgrade to follow it");
+          if ((status == 303 && method != "HEAD") ||
+              ((status == 301 || status == 302) && method == "POST")) {
+            method = "GET";
+            m.method(http::verb::get);
+            m.body().clear();
+            m.erase(http::field::content_type);
+            m.erase(http::field::content_length);
+            m.erase(http::field::transfer_encoding);
+          }
+          if (next_where.origin != where.origin) {
+            m.erase(http::field::authorization);
+            m.erase(http::field::cookie);
+            m.erase(http::field::proxy_authorization);
+            m.set(http::field::host, next_where.host_header);
+          }
+          m.target(next_where.target);
+          m.prepare_payload();
+          where = std::move(next_where);
+          current = std::move(next);
+          ++redirects;
+          continue;
+        }
+      }
+
+      // Transparent decompression, bounded by max_body_bytes.
+      if (decompress && !head && status != 204 && status != 304) {
+        if (auto ce = msg.find(http::field::content_encoding); ce != msg.end()) {
+          bool unsupported = false;
+          if (auto ec =
+                  decode_content(ce->value(), msg.body(), options_.max_body_bytes, unsupported)) {
+            if (ec == errc::body_too_large)
+              co_return fail(ec, "decompressed body larger than max_body_bytes (" +
+                                     std::to_string(options_.max_body_bytes) + ")");
+            co_return fail(ec, "cannot decode " + std::string(ce->value()) + " body");
+          }
+          if (!unsupported) {
+            msg.erase(http::field::content_encoding);
+            msg.erase(http::field::content_length);
           }
         }
-        if (idle <= clock::duration::zero()) keep = false;
       }
-      conn.release(keep, idle);
+
+      break;
     }
 
-    int const status = msg.result_int();
-    // Redirects.
-    if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
-        options_.max_redirects > 0) {
-      auto loc = msg.find(http::field::location);
-      if (loc != msg.end()) {
-        if (static_cast<std::size_t>(redirects) >= options_.max_redirects)
-          co_return fail(make_error_code(errc::too_many_redirects),
-                         "more than " + std::to_string(options_.max_redirects) + " redirects");
-        std::string next;
-        if (resolve_location(current, loc->value(), next))
-          co_return fail(make_error_code(errc::redirect_refused),
-                         "redirect to an invalid Location \"" + std::string(loc->value()) + "\"");
-        url_parts next_where;
-        std::string why;
-        if (parse_url(next, next_where, why))
-          co_return fail(make_error_code(errc::redirect_refused),
-                         "redirect to " + next + " refused: " + why);
-        if (where.https && !next_where.https && !options_.allow_https_downgrade)
-          co_return fail(make_error_code(errc::redirect_refused),
-                         "redirect from https to http (" + next +
-                             ") refused; set allow_https_downgrade to follow it");
-        if ((status == 303 && method != "HEAD") ||
-            ((status == 301 || status == 302) && method == "POST")) {
-          method = "GET";
-          m.method(http::verb::get);
-          m.body().clear();
-          m.erase(http::field::content_type);
-          m.erase(http::field::content_length);
-          m.erase(http::field::transfer_encoding);
-        }
-        if (next_where.origin != where.origin) {
-          m.erase(http::field::authorization);
-          m.erase(http::field::cookie);
-          m.erase(http::field::proxy_authorization);
-          m.set(http::field::host, next_where.host_header);
-        }
-        m.target(next_where.target);
-        m.prepare_payload();
-        where = std::move(next_where);
-        current = std::move(next);
-        ++redirects;
-        continue;
-      }
-    }
-
-    // Transparent decompression, bounded by max_body_bytes.
-    if (decompress && !head && status != 204 && status != 304) {
-      if (auto ce = msg.find(http::field::content_encoding); ce != msg.end()) {
-        bool unsupported = false;
-        if (auto ec =
-                decode_content(ce->value(), msg.body(), options_.max_body_bytes, unsupported)) {
-          if (ec == errc::body_too_large)
-            co_return fail(ec, "decompressed body larger than max_body_bytes (" +
-                                   std::to_string(options_.max_body_bytes) + ")");
-          co_return fail(ec, "cannot decode " + std::string(ce->value()) + " body");
-        }
-        if (!unsupported) {
-          msg.erase(http::field::content_encoding);
-          msg.erase(http::field::content_length);
-        }
-      }
-    }
-
-    break;
+    response_access::url(resp) = std::move(current);
+    response_access::method(resp) = std::move(method);
+    response_access::attempts(resp) = attempts;
+    response_access::redirects(resp) = redirects;
+    t.total = clock::now() - start;
+    if (raise && resp.status() >= 400)
+      co_return result_type(boost::system::in_place_error, status_error(resp, 1));
+    co_return result_type(std::move(resp));
+  } catch (...) {
+    co_return result_type(boost::system::in_place_error, current_exception_error(method, current));
   }
-
-  response_access::url(resp) = std::move(current);
-  response_access::method(resp) = std::move(method);
-  response_access::attempts(resp) = attempts;
-  response_access::redirects(resp) = redirects;
-  t.total = clock::now() - start;
-  co_return result_type(std::move(resp));
 }
 
 }  // namespace fanout::detail
@@ -534,21 +578,11 @@ inline session::~session() {
 }
 
 inline boost::asio::awaitable<session::result_type> session::try_request(fanout::request req) {
-  auto impl = impl_;
-  std::string const context = req.method + " " + req.url;
-  try {
-    co_return co_await impl->run(std::move(req));
-  } catch (...) {
-    auto e = error_from_current_exception();
-    if (e.code() == boost::asio::error::operation_aborted)
-      co_return result_type(boost::system::in_place_error, make_error_code(errc::cancelled),
-                            context + ": cancelled");
-    co_return result_type(boost::system::in_place_error, e);
-  }
+  return impl_->run(impl_, std::move(req));
 }
 
 inline boost::asio::awaitable<response> session::request(fanout::request req) {
-  auto r = co_await try_request(std::move(req));
+  auto r = co_await impl_->run(impl_, std::move(req));
   if (!r) throw system_error(std::move(r).error());
   co_return std::move(*r);
 }
