@@ -55,7 +55,7 @@ class connection : public std::enable_shared_from_this<connection> {
   template <class T>
   using awaitable = boost::asio::awaitable<T, strand_type>;
   static constexpr boost::asio::use_awaitable_t<strand_type> use_strand{};
-  using message = boost::beast::http::response<boost::beast::http::string_body>;
+  using message = response::message_type;
   // Request fields allocate from an arena in the sending coroutine's frame (see run_once).
   using request_fields = boost::beast::http::basic_fields<std::pmr::polymorphic_allocator<char>>;
   using request_message =
@@ -160,7 +160,8 @@ class connection : public std::enable_shared_from_this<connection> {
       tls_clean_ = false;
       co_return o;
     }
-    parser_.emplace();
+    parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                    std::make_tuple(header_allocator<char>::with_arena()));
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(max_header, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(max_body);
@@ -284,7 +285,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t generation_ = 0;
   bool timed_out_ = false;
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::response_parser<boost::beast::http::string_body>> parser_;
+  std::optional<
+      boost::beast::http::response_parser<boost::beast::http::string_body, header_allocator<char>>>
+      parser_;
 
  public:
   // Intrusive list of the session's open connections, so close() can reach each one.

@@ -85,17 +85,26 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
 
   ~connection_pool() { close(); }
 
-  /// Checks out a connection to `where`: a live idle one (LIFO) unless `fresh`, else a new one
-  /// (not yet connected: `conn.fresh()`), waiting FIFO until `deadline` when the caps are
-  /// reached. Runs on the caller's executor; cancelling the caller abandons the wait.
-  boost::asio::awaitable<acquired> acquire(const url_parts& where, bool fresh,
-                                           clock::time_point deadline, clock::duration& waited) {
+  struct waiter;
+
+  /// What `try_acquire` decides without waiting: a connection (or the pool's refusal), or a
+  /// queued waiter to pass to `acquire`.
+  struct first_step {
+    std::optional<acquired> got;
+    std::shared_ptr<waiter> queued;
+  };
+
+  /// Checks out a connection to `where` if that needs no waiting: a live idle one (LIFO) unless
+  /// `fresh`, else a new one (not yet connected: `conn.fresh()`). When the caps are reached,
+  /// queues a waiter (FIFO, until `deadline`) for `acquire`. Not a coroutine: the usual case
+  /// costs no frame.
+  first_step try_acquire(const url_parts& where, bool fresh, clock::time_point deadline) {
     for (;;) {
-      std::shared_ptr<waiter> w;
       typename state_type::acquire_result r;
+      std::shared_ptr<waiter> w;
       {
         std::lock_guard lock(mutex_);
-        if (state_.closed()) co_return acquired{make_error_code(errc::cancelled), {}};
+        if (state_.closed()) return {acquired{make_error_code(errc::cancelled), {}}, nullptr};
         r = state_.acquire(where.origin, clock::now(), fresh);
         if (r.what == state_type::kind::wait) {
           w = std::make_shared<waiter>(ex_, deadline);
@@ -103,28 +112,28 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
         }
       }
       close_later(r.side.close);
-      if (r.what == state_type::kind::wait) {
-        auto const t0 = clock::now();
-        auto [ec, what, conn] =
-            co_await async_wait(w, boost::asio::as_tuple(boost::asio::use_awaitable));
-        waited += clock::now() - t0;
-        if (ec) co_return acquired{ec, {}};
-        r.what = static_cast<typename state_type::kind>(what);
-        r.conn = std::move(conn);
-      }
-      if (r.what == state_type::kind::reuse) {
-        if (!r.conn->alive()) {
-          // The server closed it while idle: drop it and look again.
-          stale_.fetch_add(1, std::memory_order_relaxed);
-          pooled_connection dead(shared_from_this(), std::move(r.conn), false);
-          continue;
-        }
-        reused_.fetch_add(1, std::memory_order_relaxed);
-        co_return acquired{{}, pooled_connection(shared_from_this(), std::move(r.conn), false)};
-      }
-      auto conn = make_connection(where);
-      opened_.fetch_add(1, std::memory_order_relaxed);
-      co_return acquired{{}, pooled_connection(shared_from_this(), std::move(conn), true)};
+      if (w) return {std::nullopt, std::move(w)};
+      if (auto got = take(where, r.what, std::move(r.conn))) return {std::move(got), nullptr};
+    }
+  }
+
+  /// Waits for the waiter `try_acquire` queued, then checks the connection out as it does.
+  /// Runs on the caller's executor; cancelling the caller abandons the wait.
+  boost::asio::awaitable<acquired> acquire(std::shared_ptr<waiter> w, const url_parts& where,
+                                           bool fresh, clock::time_point deadline,
+                                           clock::duration& waited) {
+    for (;;) {
+      auto const t0 = clock::now();
+      auto [ec, what, conn] =
+          co_await async_wait(std::move(w), boost::asio::as_tuple(boost::asio::use_awaitable));
+      waited += clock::now() - t0;
+      if (ec) co_return acquired{ec, {}};
+      if (auto got = take(where, static_cast<typename state_type::kind>(what), std::move(conn)))
+        co_return std::move(*got);
+      // The granted connection had died while idle: start over.
+      auto step = try_acquire(where, fresh, deadline);
+      if (step.got) co_return std::move(*step.got);
+      w = std::move(step.queued);
     }
   }
 
@@ -163,6 +172,8 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
   friend class pooled_connection;
   using signature = void(boost::system::error_code, int, std::shared_ptr<connection>);
 
+ public:
+  /// A request queued for a connection (opaque to callers: `try_acquire` makes it).
   struct waiter {
     waiter(boost::asio::any_io_executor ex, clock::time_point deadline) : timer(ex, deadline) {}
     boost::asio::steady_timer timer;
@@ -173,6 +184,8 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
     int what = 0;
     std::shared_ptr<connection> conn;
   };
+
+ private:
   using state_type = pool_state<std::shared_ptr<connection>, std::shared_ptr<waiter>>;
 
   // Deleter of connections: unlinks from the list of open connections.
@@ -190,6 +203,24 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
       delete c;
     }
   };
+
+  // A connection the pool granted (`what` is reuse or open): checked out, or nullopt when a
+  // reused one turns out to have been closed by the server while idle (it is dropped).
+  std::optional<acquired> take(const url_parts& where, typename state_type::kind what,
+                               std::shared_ptr<connection> conn) {
+    if (what == state_type::kind::reuse) {
+      if (!conn->alive()) {
+        stale_.fetch_add(1, std::memory_order_relaxed);
+        pooled_connection dead(shared_from_this(), std::move(conn), false);
+        return std::nullopt;
+      }
+      reused_.fetch_add(1, std::memory_order_relaxed);
+      return acquired{{}, pooled_connection(shared_from_this(), std::move(conn), false)};
+    }
+    auto fresh_conn = make_connection(where);
+    opened_.fetch_add(1, std::memory_order_relaxed);
+    return acquired{{}, pooled_connection(shared_from_this(), std::move(fresh_conn), true)};
+  }
 
   std::shared_ptr<connection> make_connection(const url_parts& where) {
     std::shared_ptr<connection> c(new connection(ex_, where), unlink{shared_from_this()});

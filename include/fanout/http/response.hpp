@@ -3,6 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
+#include <fanout/detail/http/header_arena.hpp>
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -33,10 +34,14 @@ struct timings {
   bool tls_resumed = false;  ///< the final hop's TLS session was resumed (abbreviated handshake)
 };
 
+/// A response's header fields: Beast's `basic_fields`, with the fields of one response
+/// allocated together (one allocation for a typical header block, not one per field).
+using header_fields = boost::beast::http::basic_fields<detail::header_allocator<char>>;
+
 /// A complete HTTP response: status, headers and the (decompressed) body in memory.
 class response {
  public:
-  using message_type = boost::beast::http::response<boost::beast::http::string_body>;
+  using message_type = boost::beast::http::response<boost::beast::http::string_body, header_fields>;
 
   response() = default;
 
@@ -54,7 +59,7 @@ class response {
     return std::string_view(it->value());
   }
   /// Every header, in the order received.
-  const boost::beast::http::fields& headers() const noexcept { return msg_.base(); }
+  const header_fields& headers() const noexcept { return msg_.base(); }
 
   /// The body, decompressed when the server sent gzip or deflate.
   const std::string& body() const& noexcept { return msg_.body(); }

@@ -440,7 +440,13 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         ++attempts;
         ++sent;
         requests_.fetch_add(1, std::memory_order_relaxed);
-        auto got = co_await pool_->acquire(where, fresh_only, deadline, t.pool_wait);
+        auto step = pool_->try_acquire(where, fresh_only, deadline);
+        connection_pool::acquired got;
+        if (step.got)
+          got = std::move(*step.got);
+        else
+          got = co_await pool_->acquire(std::move(step.queued), where, fresh_only, deadline,
+                                        t.pool_wait);
         if (got.ec) {
           if (got.ec == errc::timeout)
             co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
