@@ -39,6 +39,33 @@ TEST_CASE("session: GET returns status, headers, body, url and timings", "[sessi
   CHECK(server.connections() == 1);
 }
 
+TEST_CASE("session: responses own their headers: copies, moves, edits, many headers", "[session]") {
+  test_server server;
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    std::vector<fanout::response> kept;
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await s.get(server.url("/hello"));
+      kept.push_back(std::move(r));
+    }
+    fanout::response copy = kept[1];  // a copy gets its own header storage
+    fanout::response moved = std::move(kept[2]);
+    kept.clear();  // the originals' storage is gone; the copy and the moved-to stay valid
+    CHECK(copy.header("content-type") == std::optional<std::string_view>("text/plain"));
+    CHECK(moved.header("content-type") == std::optional<std::string_view>("text/plain"));
+    copy.message().set("x-added", std::string(3000, 'a'));  // beyond the first arena block
+    for (int i = 0; i < 100; ++i) copy.message().insert("x-many", std::to_string(i));
+    CHECK(copy.header("x-added")->size() == 3000);
+    CHECK(std::distance(copy.headers().begin(), copy.headers().end()) >= 101);
+    CHECK_FALSE(moved.header("x-added"));
+    fanout::response assigned;
+    assigned = copy;
+    copy.message().erase("x-added");
+    CHECK(assigned.header("x-added")->size() == 3000);
+    CHECK_FALSE(copy.header("x-added"));
+    co_return;
+  });
+}
+
 TEST_CASE("session: IPv6 loopback", "[session][ipv6]") {
   test_server::options o;
   o.address = "::1";
