@@ -23,6 +23,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <memory>
@@ -160,8 +161,9 @@ class connection : public std::enable_shared_from_this<connection> {
       tls_clean_ = false;
       co_return o;
     }
+    // Sized from the previous response's headers on this connection, plus a margin.
     parser_.emplace(std::piecewise_construct, std::make_tuple(),
-                    std::make_tuple(header_allocator<char>::with_arena()));
+                    std::make_tuple(header_allocator<char>::with_arena(header_bytes_ + 64)));
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(max_header, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(max_body);
@@ -192,6 +194,7 @@ class connection : public std::enable_shared_from_this<connection> {
     // A body delimited by the end of the connection leaves nothing to reuse.
     reusable_ = !parser_->need_eof();
     out = parser_->release();
+    header_bytes_ = std::clamp<std::size_t>(out.get_allocator().bytes_used(), 256, 16 << 10);
     parser_.reset();
     ++requests_;
     co_return o;
@@ -284,6 +287,7 @@ class connection : public std::enable_shared_from_this<connection> {
   timer_type watchdog_;
   std::uint64_t generation_ = 0;
   bool timed_out_ = false;
+  std::size_t header_bytes_ = 768;  // what the last response's header fields took
   boost::beast::flat_buffer buffer_;
   std::optional<
       boost::beast::http::response_parser<boost::beast::http::string_body, header_allocator<char>>>

@@ -1,25 +1,76 @@
 #ifndef FANOUT_DETAIL_HTTP_HEADER_ARENA_HPP
 #define FANOUT_DETAIL_HTTP_HEADER_ARENA_HPP
 
-#include <array>
+#include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <memory_resource>
 #include <new>
+#include <type_traits>
+#include <utility>
 
 namespace fanout::detail {
 
 /// Bump allocation for the header fields of one response: Beast's fields allocate a node per
 /// field, and a response's dozen headers would otherwise cost a dozen heap allocations.
-struct header_arena {
-  header_arena() = default;
-  header_arena(const header_arena&) = delete;
-  header_arena& operator=(const header_arena&) = delete;
+///
+/// One allocation holds this header and `capacity` bytes after it; what does not fit goes to
+/// overflow chunks freed with the arena. The caller sizes it from what the previous response
+/// on the same connection used (servers send much the same headers every time), so it wastes
+/// little while a response is kept. Reference counted by the allocators that share it.
+class alignas(std::max_align_t) header_arena {
+ public:
+  static header_arena* create(std::size_t capacity) {
+    void* p = ::operator new(sizeof(header_arena) + capacity);
+    return ::new (p) header_arena(capacity);
+  }
 
-  // Typical response headers fit; larger ones continue in blocks from the default resource.
-  alignas(std::max_align_t) std::array<std::byte, 1024> first_block;
-  std::pmr::monotonic_buffer_resource resource{first_block.data(), first_block.size()};
+  // `align` is at most alignof(std::max_align_t), like every type Beast's fields allocate.
+  void* allocate(std::size_t n, std::size_t align) {
+    std::size_t const start = (used_ + align - 1) & ~(align - 1);
+    if (start + n <= capacity_) {
+      used_ = start + n;
+      bytes_ += n;
+      return data() + start;
+    }
+    // An overflow chunk: [next pointer][padding to max_align_t][n bytes].
+    constexpr std::size_t head = alignof(std::max_align_t);
+    auto* chunk = static_cast<std::byte*>(::operator new(head + n));
+    *reinterpret_cast<std::byte**>(chunk) = overflow_;
+    overflow_ = chunk;
+    bytes_ += n;
+    return chunk + head;
+  }
+
+  /// Bytes handed out, the overflow included: the size the next arena should have.
+  std::size_t bytes_used() const noexcept { return bytes_; }
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    for (std::byte* c = overflow_; c;) {
+      std::byte* next = *reinterpret_cast<std::byte**>(c);
+      ::operator delete(c);
+      c = next;
+    }
+    this->~header_arena();
+    ::operator delete(static_cast<void*>(this));
+  }
+
+ private:
+  explicit header_arena(std::size_t capacity) noexcept : capacity_(capacity) {}
+  ~header_arena() = default;
+  std::byte* data() noexcept { return reinterpret_cast<std::byte*>(this + 1); }
+
+  std::atomic<std::size_t> refs_{1};
+  std::size_t capacity_;
+  std::size_t used_ = 0;
+  std::size_t bytes_ = 0;
+  std::byte* overflow_ = nullptr;
 };
+static_assert(sizeof(header_arena) % alignof(std::max_align_t) == 0,
+              "the arena's bytes follow its header, aligned for anything");
 
 /// The allocator of a response's fields. Copies share one arena, which lives as long as the
 /// last of them; freeing is a no-op (the arena goes as a whole). A default-constructed
@@ -36,30 +87,49 @@ class header_allocator {
   using is_always_equal = std::false_type;
 
   header_allocator() noexcept = default;
-  /// An allocator with an arena of its own.
-  static header_allocator with_arena() {
+  /// An allocator with an arena of its own, of `capacity` bytes before it overflows.
+  static header_allocator with_arena(std::size_t capacity) {
     header_allocator a;
-    a.arena_ = std::make_shared<header_arena>();
+    a.arena_ = header_arena::create(capacity);
     return a;
   }
+  header_allocator(const header_allocator& other) noexcept : arena_(other.arena_) {
+    if (arena_) arena_->add_ref();
+  }
   template <class U>
-  header_allocator(const header_allocator<U>& other) noexcept : arena_(other.arena_) {}
+  header_allocator(const header_allocator<U>& other) noexcept : arena_(other.arena_) {
+    if (arena_) arena_->add_ref();
+  }
+  header_allocator(header_allocator&& other) noexcept
+      : arena_(std::exchange(other.arena_, nullptr)) {}
+  header_allocator& operator=(header_allocator other) noexcept {
+    std::swap(arena_, other.arena_);
+    return *this;
+  }
+  ~header_allocator() {
+    if (arena_) arena_->release();
+  }
 
   T* allocate(std::size_t n) {
     if (!arena_) return std::allocator<T>().allocate(n);
-    return static_cast<T*>(arena_->resource.allocate(n * sizeof(T), alignof(T)));
+    return static_cast<T*>(arena_->allocate(n * sizeof(T), alignof(T)));
   }
   void deallocate(T* p, std::size_t n) noexcept {
     if (!arena_) std::allocator<T>().deallocate(p, n);
   }
 
   header_allocator select_on_container_copy_construction() const {
-    return arena_ ? with_arena() : header_allocator();
+    return arena_ ? with_arena(arena_->bytes_used()) : header_allocator();
   }
+
+  header_arena* arena() const noexcept { return arena_; }
+
+  /// What the fields allocated so far (0 without an arena).
+  std::size_t bytes_used() const noexcept { return arena_ ? arena_->bytes_used() : 0; }
 
   template <class U>
   friend bool operator==(const header_allocator& a, const header_allocator<U>& b) noexcept {
-    return a.arena_ == b.arena_;
+    return a.arena() == b.arena();
   }
   template <class U>
   friend bool operator!=(const header_allocator& a, const header_allocator<U>& b) noexcept {
@@ -69,7 +139,7 @@ class header_allocator {
  private:
   template <class U>
   friend class header_allocator;
-  std::shared_ptr<header_arena> arena_;
+  header_arena* arena_ = nullptr;
 };
 
 }  // namespace fanout::detail

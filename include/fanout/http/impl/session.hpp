@@ -455,9 +455,17 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         conn = std::move(got.conn);
         t.reused = !conn.fresh();
         msg = {};
-        auto o = co_await asio::co_spawn(
-            conn->strand(), attempt(conn.get(), conn.fresh(), where, m, head, deadline, msg, t),
-            asio::use_awaitable);
+        connection::outcome o;
+        if (conn.fresh()) {
+          o = co_await asio::co_spawn(conn->strand(),
+                                      attempt(conn.get(), true, where, m, head, deadline, msg, t),
+                                      asio::use_awaitable);
+        } else {  // straight to the exchange: one coroutine frame less per keep-alive request
+          o = co_await asio::co_spawn(conn->strand(),
+                                      conn->exchange(m, head, options_.max_header_bytes,
+                                                     options_.max_body_bytes, deadline, msg, t),
+                                      asio::use_awaitable);
+        }
         if (!o.ec) break;
         bool const retry = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
                            (o.where == stage::write || o.where == stage::read) &&
