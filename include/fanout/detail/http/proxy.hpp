@@ -114,8 +114,9 @@ struct hop_state {
 
 /// Adjusts the request `m` for a hop to `where` through `p` (null: direct). Plain HTTP through a
 /// proxy gets the absolute-form target and the proxy's `Proxy-Authorization`; direct requests
-/// and https (CONNECT: the credentials go in the CONNECT request only) get neither. Nothing is
-/// touched for a request that never used a proxy.
+/// and https (CONNECT: the credentials go in the CONNECT request only) get neither, and https
+/// through a proxy loses a `Proxy-Authorization` the request set itself. Nothing is touched
+/// for a request that never used a proxy.
 template <class Message>
 void prepare_hop(Message& m, const url_parts& where, const proxy_endpoint* p, hop_state& s) {
   namespace http = boost::beast::http;
@@ -136,6 +137,9 @@ void prepare_hop(Message& m, const url_parts& where, const proxy_endpoint* p, ho
     m.erase(http::field::proxy_authorization);
     s.added_auth = false;
   }
+  // Inside a tunnel the origin is the next hop: a Proxy-Authorization header of the request
+  // would reach it, so it is not sent (the CONNECT carries the proxy URL's credentials).
+  if (p && where.https) m.erase(http::field::proxy_authorization);
 }
 
 /// Notes the proxy in the description of an error met while resolving or connecting to it:
