@@ -82,6 +82,8 @@ int main(int argc, char** argv) {
                           .ca_file = o.cacert,
                           .retry = {.max_attempts = o.retries + 1},
                           .rate_limit = {.requests_per_second = o.rate},
+                          .proxy = o.proxy,
+                          .trust_env = o.trust_env,
                       });
   } catch (const std::exception& e) {
     return usage(e.what());

@@ -1,6 +1,7 @@
 // fanout-fetch, run as a user runs it: a separate process, against the loopback test server,
 // its output compared byte for byte (the "ms" figures aside, which vary from run to run).
 
+#include <support/fake_proxy.hpp>
 #include <support/test_server.hpp>
 
 #include <catch2/catch.hpp>
@@ -278,4 +279,40 @@ TEST_CASE("fanout-fetch streams: output starts before its input ends") {
   fs::remove(fifo);
   CHECK(lines == 1000);
   CHECK(server.requests() == 1000);
+}
+
+TEST_CASE("fanout-fetch --proxy and --trust-env send the requests through a proxy") {
+  test_server server;
+  fanout::test::fake_proxy proxy;
+  const auto url = server.url("/hello");
+  auto r = fetch({"-o", "jsonl", "--proxy", proxy.url("user:pass"), url});
+  CHECK(r.exit_code == 0);
+  CHECK(without_ms(r.out) == ok_line(0, url, 200, 11));
+  REQUIRE(proxy.requests().size() == 1);
+  CHECK(proxy.requests()[0].target == url);
+  CHECK(proxy.requests()[0].proxy_authorization ==
+        std::optional<std::string>("Basic dXNlcjpwYXNz"));
+
+  // The environment counts only with --trust-env (the child inherits ours: set, then restore).
+  const char* saved = std::getenv("http_proxy");
+  std::string const old = saved ? saved : "";
+  ::setenv("http_proxy", proxy.url().c_str(), 1);
+  auto ignored = fetch({"-o", "jsonl", url});
+  auto trusted = fetch({"-o", "jsonl", "--trust-env", url});
+  if (saved)
+    ::setenv("http_proxy", old.c_str(), 1);
+  else
+    ::unsetenv("http_proxy");
+  CHECK(ignored.exit_code == 0);
+  CHECK(trusted.exit_code == 0);
+  CHECK(proxy.requests().size() == 2);
+  CHECK(server.requests() == 3);
+
+  CHECK(fetch({"--proxy"}).exit_code == 2);
+  auto bad = fetch({"-o", "jsonl", "--proxy", "socks5://127.0.0.1:1", url});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out.find("invalid proxy URL") != std::string::npos);
+  auto help = fetch({"--help"});
+  CHECK(help.out.find("--proxy URL") != std::string::npos);
+  CHECK(help.out.find("--trust-env") != std::string::npos);
 }

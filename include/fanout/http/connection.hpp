@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_CONNECTION_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/detail/http/proxy.hpp>
 #include <fanout/detail/http/strand_executor.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/response.hpp>
@@ -90,6 +91,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t requests() const noexcept { return requests_; }
   /// Set from the server's `Keep-Alive: timeout=N`: the idle deadline must not pass this.
   std::optional<clock::duration> server_idle_timeout;
+  /// Set before `connect()` for https through a proxy: the endpoints are the proxy's, and a
+  /// CONNECT tunnel is opened before the TLS handshake (which still verifies the origin).
+  std::optional<tunnel_target> tunnel;
 
   /// Connects to the first reachable endpoint, then (for https) does the TLS handshake with
   /// SNI, peer and host name verification, and session resumption. Runs on `strand()`.
@@ -111,6 +115,20 @@ class connection : public std::enable_shared_from_this<connection> {
       co_return o;
     }
     tcp_->set_option(asio::ip::tcp::no_delay(true), ec);
+    if (tunnel) {
+      auto const tunnel_ec =
+          co_await async_open_tunnel(*tcp_, buffer_, *tunnel, std::size_t(64) << 10, o.what);
+      if (tunnel_ec) {
+        disarm();
+        o.where = stage::connect;
+        o.raw = timed_out(tunnel_ec);
+        o.ec = tunnel_ec == errc::proxy ? tunnel_ec
+                                        : classify(o.raw, stage::connect, X509_V_OK, o.what);
+        co_return o;
+      }
+      t.connect += clock::now() - t1;
+      t1 = clock::now();
+    }
     if (!https_) {
       disarm();
       co_return o;

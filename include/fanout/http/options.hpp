@@ -68,6 +68,21 @@ struct session_options {
   fanout::rate_limit rate_limit{};
   /// As `rate_limit`, but for the whole session, all hosts together.
   fanout::rate_limit session_rate_limit{};
+  /// An HTTP proxy for every request, `http://[user:password@]host[:port]` (no scheme means
+  /// http://; the port defaults to 80). Plain HTTP goes to it with the absolute URL as the
+  /// target; https goes through a `CONNECT host:port` tunnel, TLS verified against the origin.
+  /// The userinfo becomes `Proxy-Authorization: Basic ...`, sent to the proxy only. Empty = none
+  /// (or, with `trust_env`, `http_proxy` / `https_proxy`). `request::proxy` overrides it.
+  std::string proxy{};
+  /// Hosts reached directly, not through the proxy: comma-separated names (each matches its
+  /// subdomains too; a leading dot is allowed), IP literals, optional `:port`, or `*` for all.
+  /// Empty = none (or, with `trust_env`, `no_proxy`).
+  std::string no_proxy{};
+  /// Take `proxy` and `no_proxy`, when left empty, from the environment, read once when the
+  /// session is made: `http_proxy`, `https_proxy`, `no_proxy`, or their upper-case forms when the
+  /// lower-case one is unset (`HTTP_PROXY` only outside CGI, i.e. when `REQUEST_METHOD` is
+  /// unset, against "httpoxy"). Off by default: the environment changes nothing unless asked.
+  bool trust_env = false;
 };
 
 }  // namespace fanout

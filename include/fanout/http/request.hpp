@@ -41,6 +41,10 @@ struct request {
   std::optional<bool> retry_non_idempotent{};
   /// Overrides the session's `retry` policy for this request when set.
   std::optional<retry_policy> retry{};
+  /// Overrides the session's proxies for this request (every redirect hop) when set: a proxy
+  /// URL as for `session_options::proxy` (`no_proxy` does not apply), or empty for a direct
+  /// request.
+  std::optional<std::string> proxy{};
 };
 
 }  // namespace fanout

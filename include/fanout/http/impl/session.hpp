@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
 #include <fanout/detail/http/inflate.hpp>
+#include <fanout/detail/http/proxy.hpp>
 #include <fanout/detail/http/resolver_cache.hpp>
 #include <fanout/http/connection_pool.hpp>
 #include <fanout/http/error.hpp>
@@ -137,7 +138,8 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
         options_(std::move(o)),
         tls_(options_),
         pool_(std::make_shared<connection_pool>(ex, options_)),
-        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)) {
+        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)),
+        proxies_(make_proxy_settings(options_.proxy, options_.no_proxy, options_.trust_env)) {
     if (options_.session_rate_limit.requests_per_second > 0)
       session_limiter_ = std::make_unique<async_rate_limiter>(ex, options_.session_rate_limit);
   }
@@ -237,34 +239,34 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   using request_message = connection::request_message;
 
-  // One request on one connection, on the connection's strand: connect if new, then exchange.
-  connection::awaitable<connection::outcome> attempt(std::shared_ptr<connection> conn, bool fresh,
-                                                     const url_parts& where,
-                                                     const request_message& m, bool head,
-                                                     clock::time_point deadline,
-                                                     response::message_type& out,
-                                                     fanout::timings& t) {
+  // A request on a new connection, on the connection's strand: connect (to the proxy `via`
+  // when set), then exchange.
+  connection::awaitable<connection::outcome> attempt(
+      std::shared_ptr<connection> conn, const url_parts& where, const proxy_endpoint* via,
+      const request_message& m, bool head, clock::time_point deadline, response::message_type& out,
+      fanout::timings& t) {
     namespace asio = boost::asio;
-    if (fresh) {
-      auto const connect_deadline = std::min(
-          deadline,
-          clock::now() + std::chrono::duration_cast<clock::duration>(options_.connect_timeout));
-      boost::system::error_code ec;
-      auto const t0 = clock::now();
-      auto endpoints =
-          co_await dns_->async_resolve(where.host, where.port, connect_deadline - clock::now(),
-                                       asio::redirect_error(connection::use_strand, ec));
-      t.dns += clock::now() - t0;
-      if (ec) {
-        connection::outcome o;
-        o.where = stage::resolve;
-        o.ec = classify(ec, stage::resolve, X509_V_OK, o.what);
-        co_return o;
-      }
-      auto o = co_await conn->connect(endpoints, &tls_, options_.verify_tls, connect_deadline, t);
-      if (o.ec) co_return o;
-      if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
+    auto const connect_deadline = std::min(
+        deadline,
+        clock::now() + std::chrono::duration_cast<clock::duration>(options_.connect_timeout));
+    boost::system::error_code ec;
+    auto const t0 = clock::now();
+    auto endpoints = co_await dns_->async_resolve(
+        via ? via->host : where.host, via ? via->port : where.port, connect_deadline - clock::now(),
+        asio::redirect_error(connection::use_strand, ec));
+    t.dns += clock::now() - t0;
+    if (ec) {
+      connection::outcome o;
+      o.where = stage::resolve;
+      o.ec = classify(ec, stage::resolve, X509_V_OK, o.what);
+      if (via) note_proxy(o.what, *via);
+      co_return o;
     }
+    if (via && where.https) conn->tunnel = make_tunnel_target(where, *via);
+    auto o = co_await conn->connect(endpoints, &tls_, options_.verify_tls, connect_deadline, t);
+    if (o.ec && via && o.where == stage::connect && o.ec != errc::proxy) note_proxy(o.what, *via);
+    if (o.ec) co_return o;
+    if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
     co_return co_await conn->exchange(m, head, options_.max_header_bytes, options_.max_body_bytes,
                                       deadline, out, t);
   }
@@ -274,6 +276,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   tls_context tls_;
   std::shared_ptr<connection_pool> pool_;
   std::shared_ptr<resolver_cache> dns_;
+  proxy_settings proxies_;
   std::atomic<bool> closed_{false};
   std::atomic<std::size_t> requests_{0}, stale_retries_{0}, tls_resumed_{0}, retries_{0};
   std::unique_ptr<async_rate_limiter> session_limiter_;
@@ -419,6 +422,15 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     }
     m.prepare_payload();
 
+    // The session's proxies, or this request's own.
+    proxy_settings own_proxies;
+    const proxy_settings* proxies = &proxies_;
+    if (req.proxy) {
+      own_proxies.http = own_proxies.https = make_proxy_rule(*req.proxy, "request::proxy");
+      proxies = &own_proxies;
+    }
+    hop_state hop;
+
     response resp;
     auto& msg = response_access::msg(resp);
     auto& t = response_access::timings(resp);
@@ -426,6 +438,18 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
 
     for (;;) {  // one iteration per redirect hop
       bool const head = method == "HEAD";
+      // Through a proxy or not, decided again for every hop; `dial` is what the pool sees.
+      const proxy_endpoint* via = nullptr;
+      url_parts proxied;
+      if (proxies->any()) {
+        if (auto rule = proxies->select(where)) {
+          if (!rule->error.empty()) co_return fail(make_error_code(errc::invalid_url), rule->error);
+          via = &*rule->proxy;
+          proxied = proxied_parts(where, *via);
+        }
+        prepare_hop(m, where, via, hop);
+      }
+      const url_parts& dial = via ? proxied : where;
       bool fresh_only = false;
       pooled_connection conn;
       if (session_limiter_ || options_.rate_limit.requests_per_second > 0) {
@@ -440,12 +464,12 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         ++attempts;
         ++sent;
         requests_.fetch_add(1, std::memory_order_relaxed);
-        auto step = pool_->try_acquire(where, fresh_only, deadline);
+        auto step = pool_->try_acquire(dial, fresh_only, deadline);
         connection_pool::acquired got;
         if (step.got)
           got = std::move(*step.got);
         else
-          got = co_await pool_->acquire(std::move(step.queued), where, fresh_only, deadline,
+          got = co_await pool_->acquire(std::move(step.queued), dial, fresh_only, deadline,
                                         t.pool_wait);
         if (got.ec) {
           if (got.ec == errc::timeout)
@@ -458,7 +482,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         connection::outcome o;
         if (conn.fresh()) {
           o = co_await asio::co_spawn(conn->strand(),
-                                      attempt(conn.get(), true, where, m, head, deadline, msg, t),
+                                      attempt(conn.get(), where, via, m, head, deadline, msg, t),
                                       asio::use_awaitable);
         } else {  // straight to the exchange: one coroutine frame less per keep-alive request
           o = co_await asio::co_spawn(conn->strand(),
