@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
 #include <fanout/detail/http/inflate.hpp>
+#include <fanout/detail/http/request_builder.hpp>
 #include <fanout/detail/http/resolver_cache.hpp>
 #include <fanout/http/connection_pool.hpp>
 #include <fanout/http/error.hpp>
@@ -35,38 +36,6 @@
 #endif
 
 namespace fanout::detail {
-
-// RFC 9110 token characters, for methods and header names.
-inline bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c >= '0' && c <= '9') continue;
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') continue;
-    switch (c) {
-      case '!':
-      case '#':
-      case '$':
-      case '%':
-      case '&':
-      case '\'':
-      case '*':
-      case '+':
-      case '-':
-      case '.':
-      case '^':
-      case '_':
-      case '`':
-      case '|':
-      case '~': continue;
-      default: return false;
-    }
-  }
-  return true;
-}
-
-inline bool is_safe_value(std::string_view s) noexcept {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
 
 // The `timeout=N` of a `Keep-Alive` header, if any.
 inline std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view v) {
@@ -113,6 +82,10 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after(
     std::time_t t = timegm(&tm);
 #endif
     if (t == std::time_t(-1)) continue;
+    // In seconds first: system_clock's nanoseconds overflow before the year 2262 or 1678.
+    auto const now_s = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+    if (t < now_s) return std::chrono::milliseconds::zero();
+    if (t - now_s > 365L * 24 * 3600) return std::chrono::hours(24 * 365);
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(
         std::chrono::system_clock::from_time_t(t) - now);
     return std::max(wait, std::chrono::milliseconds::zero());
@@ -336,49 +309,15 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
   };
 
   if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
-  if (!is_token(method))
-    co_return fail(make_error_code(errc::invalid_request), "invalid method \"" + method + "\"");
-  for (auto const& [name, value] : req.headers) {
-    if (!is_token(name))
-      co_return fail(make_error_code(errc::invalid_request),
-                     "invalid header name \"" + name + "\"");
-    if (!is_safe_value(value))
-      co_return fail(make_error_code(errc::invalid_request),
-                     "header \"" + name + "\" has a CR, LF or NUL in its value");
-  }
-  url_parts where;
-  {
-    std::string why;
-    if (parse_url(current, where, why))
-      co_return fail(make_error_code(errc::invalid_url), "invalid URL: " + why);
-  }
-
   // The request message, built once and adjusted by redirects.
+  url_parts where;
   request_message m;
-  m.method_string(method);
-  m.target(where.target);
-  m.version(11);
-  bool user_host = false, user_agent = false, user_encoding = false;
-  for (auto const& [name, value] : req.headers) {
-    user_host |= iequals(name, "host");
-    user_agent |= iequals(name, "user-agent");
-    user_encoding |= iequals(name, "accept-encoding");
+  bool decompress = false;
+  {
+    std::string what;
+    if (auto ec = build_request(method, current, req, options_, where, m, decompress, what))
+      co_return fail(ec, what);
   }
-  if (!user_host) m.set(http::field::host, where.host_header);
-  if (!user_agent && !options_.user_agent.empty())
-    m.set(http::field::user_agent, options_.user_agent);
-  bool const decompress = options_.decompress && !user_encoding;
-  if (decompress) m.set(http::field::accept_encoding, "gzip, deflate");
-  if (!options_.keep_alive) m.set(http::field::connection, "close");
-  for (auto const& [name, value] : req.headers) m.insert(name, value);
-  if (req.json) {
-    m.body() = req.json->dump();
-    if (m.find(http::field::content_type) == m.end())
-      m.set(http::field::content_type, "application/json");
-  } else {
-    m.body() = std::move(req.body);
-  }
-  m.prepare_payload();
 
   response resp;
   auto& msg = response_access::msg(resp);
