@@ -141,7 +141,7 @@ class gather_engine final
       : view_(std::move(view)), fn_(std::move(fn)), options_(std::move(options)), window_(window) {}
 
   void start(asio::any_io_executor ex) override {
-    strand_.emplace(asio::make_strand(std::move(ex)));
+    strand_.emplace(asio::make_strand(ex));
     wake_.emplace(*strand_, asio::steady_timer::time_point::max());
     deadline_.emplace(*strand_);
     it_.emplace(std::ranges::begin(view_));
