@@ -217,6 +217,40 @@ TEST_CASE("fault: accepted by the kernel but the listen backlog is full", "[faul
   CHECK(out.elapsed < 10s);
 }
 
+TEST_CASE("fault: more requests waiting for a connection than max_pending_requests",
+          "[fault][security]") {
+  // One connection, busy 200 ms per request: of 5 requests 1 runs, 2 wait, 2 fail at once.
+  auto const before = open_fds();
+  {
+    test_server server;
+    server.route("/slow", [](exchange& x) {
+      x.delay = 200ms;
+      x.res.body() = "ok";
+    });
+    auto options = fast_options();
+    options.request_timeout = 20s;
+    options.max_connections_per_host = 1;
+    options.max_pending_requests = 2;
+    auto const url = server.url("/slow");
+    auto out = gather_urls(std::vector<std::string>(5, url), options);
+    std::size_t ok = 0, refused = 0;
+    for (auto& r : out.results) {
+      if (r) {
+        ok += r->body() == "ok";
+        continue;
+      }
+      INFO(r.error());
+      CHECK(r.error().code() == errc::too_many_pending);
+      CHECK(contains(r.error().message(), "GET " + url + ": more than max_pending_requests (2)"));
+      ++refused;
+    }
+    CHECK(ok == 3);
+    CHECK(refused == 2);
+    CHECK(server.connections() == 1);
+  }
+  CHECK(open_fds() == before);
+}
+
 namespace {
 
 /// `rounds` gathers of `per_round` GETs of `url` through one session (at most 16 at once, over

@@ -39,6 +39,7 @@ enum class errc {
   decompression,       ///< the body could not be decompressed
   json,                ///< the body is not the JSON the caller asked for
   http_status,         ///< the server answered >= 400 and `raise_for_status` was set
+  too_many_pending,    ///< `max_pending_requests` were already waiting for a connection
 };
 
 }  // namespace fanout
@@ -76,6 +77,7 @@ class error_category final : public boost::system::error_category {
       case errc::decompression: return "response body could not be decompressed";
       case errc::json: return "invalid JSON";
       case errc::http_status: return "HTTP error status";
+      case errc::too_many_pending: return "too many requests waiting for a connection";
     }
     return "unknown fanout error";
   }
@@ -207,6 +209,7 @@ FANOUT_DECL std::string error_name(const boost::system::error_code& ec) {
       case errc::decompression: return "decompression";
       case errc::json: return "json";
       case errc::http_status: return "http_status";
+      case errc::too_many_pending: return "too_many_pending";
     }
   }
   // The common system errors by their POSIX names, so output stays portable and greppable.

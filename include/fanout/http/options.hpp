@@ -68,6 +68,10 @@ struct session_options {
   fanout::rate_limit rate_limit{};
   /// As `rate_limit`, but for the whole session, all hosts together.
   fanout::rate_limit session_rate_limit{};
+  /// Requests of the whole session waiting for a connection (the caps reached) at most; one
+  /// more fails at once with `errc::too_many_pending` instead of queueing without bound. 0:
+  /// unbounded.
+  std::size_t max_pending_requests = 100'000;
 };
 
 }  // namespace fanout

@@ -344,6 +344,10 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       if (got.ec) {
         if (got.ec == errc::timeout)
           co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
+        if (got.ec == errc::too_many_pending)
+          co_return fail(got.ec, "more than max_pending_requests (" +
+                                     std::to_string(options_.max_pending_requests) +
+                                     ") requests waiting for a connection");
         co_return fail(got.ec, closed_.load() ? "the session is closed" : "cancelled");
       }
       conn = std::move(got.conn);
