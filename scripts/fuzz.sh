@@ -2,6 +2,7 @@
 # Builds the libFuzzer harnesses with clang-14 (ASan + UBSan) and runs each for a bounded time
 # on its corpus in tests/fuzz/corpus/. A crash leaves its input in build/fuzz/ and fails.
 #   scripts/fuzz.sh                 60 s per harness (FANOUT_FUZZ_SECONDS to change)
+#   scripts/fuzz.sh response        only the named harnesses (url, response, request)
 # Needs clang-14 and libclang-rt-14-dev (apt-get install clang-14 libclang-rt-14-dev).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,8 +17,12 @@ flags=(-std=c++20 -g -O1 -DNDEBUG -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -I"$root/include")
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-for harness in url; do
-  clang++-14 "${flags[@]}" "$root/tests/fuzz/${harness}_fuzz.cpp" -o "$out/${harness}_fuzz"
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(url response request)
+for harness in "${harnesses[@]}"; do
+  echo "== fuzz: $harness (${seconds} s)"
+  clang++-14 "${flags[@]}" "$root/tests/fuzz/${harness}_fuzz.cpp" -o "$out/${harness}_fuzz" \
+    -lssl -lcrypto -lz
   mkdir -p "$out/corpus-$harness"
   "$out/${harness}_fuzz" -max_total_time="$seconds" -max_len=512 -artifact_prefix="$out/" \
     "$out/corpus-$harness" "$root/tests/fuzz/corpus/$harness"

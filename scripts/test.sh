@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Builds fanout and runs every test (ctest), installing what is missing on Debian 12 first; then
 # the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# multi-threaded tests under ThreadSanitizer. Any sanitizer report fails the run.
+# multi-threaded tests under ThreadSanitizer. Any sanitizer report fails the run. Then each
+# libFuzzer harness for a bounded time (scripts/fuzz.sh) and clang-tidy on the headers
+# (scripts/tidy.sh, zero warnings).
 #   scripts/test.sh            build dirs: build/test (override with FANOUT_BUILD_DIR),
-#                              build/test-asan, build/test-tsan
-#   FANOUT_SANITIZERS=0 scripts/test.sh    the normal build and tests only (quick local runs)
+#                              build/test-asan, build/test-tsan, build/fuzz, build/tidy
+#   FANOUT_SANITIZERS=0 scripts/test.sh    skips the two sanitizer stages (quick local runs)
+#   FANOUT_FUZZ=0, FANOUT_TIDY=0           skip the fuzzing and clang-tidy stages
+#   FANOUT_FUZZ_SECONDS=N                  fuzzing time per harness (default 30)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FANOUT_BUILD_DIR:-$root/build/test}
 sanitizers=${FANOUT_SANITIZERS:-1}
+fuzz=${FANOUT_FUZZ:-1}
+tidy=${FANOUT_TIDY:-1}
 
 "$root/scripts/setup-debian.sh" build test
 
@@ -21,14 +27,9 @@ stage() {  # stage <name>: prints how long the previous stage took
 
 stage "normal build and tests"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DFANOUT_BUILD_TESTS=ON \
-  -DFANOUT_BUILD_EXAMPLES=ON -DFANOUT_BUILD_BENCH=OFF
+  -DFANOUT_BUILD_EXAMPLES=ON -DFANOUT_BUILD_BENCH=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
-
-if [[ $sanitizers == 0 ]]; then
-  stage "done, sanitizers skipped (FANOUT_SANITIZERS=0)"
-  exit 0
-fi
 
 # sanitized_build <dir> <flags> <targets...>: a Debug build of only the test binaries.
 sanitized_build() {
@@ -45,6 +46,7 @@ export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
+if [[ $sanitizers != 0 ]]; then
 stage "AddressSanitizer + UndefinedBehaviorSanitizer: build"
 sanitized_build "$root/build/test-asan" \
   "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
@@ -61,4 +63,17 @@ stage "ThreadSanitizer: tests"
 # The core's tests (gather, semaphores, run on thread pools) and the HTTP tests on thread pools.
 "$root/build/test-tsan/tests/core/fanout_core_tests"
 "$root/build/test-tsan/tests/http/fanout_http_tests" "[threads]"
+else
+  stage "sanitizers skipped (FANOUT_SANITIZERS=0)"
+fi
+
+if [[ $fuzz != 0 ]]; then
+  stage "fuzzing (${FANOUT_FUZZ_SECONDS:-30} s per harness)"
+  FANOUT_FUZZ_SECONDS=${FANOUT_FUZZ_SECONDS:-30} "$root/scripts/fuzz.sh"
+fi
+
+if [[ $tidy != 0 ]]; then
+  stage "clang-tidy"
+  "$root/scripts/tidy.sh"
+fi
 stage "done"

@@ -7,10 +7,14 @@
 #include <fanout/http/session.hpp>
 
 #include "http/test_util.hpp"
+#include "support/certs.hpp"
+#include "support/test_server.hpp"
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,11 +85,12 @@ std::vector<std::string> healthy_urls(const fault_server& good, const fault_serv
   return urls;
 }
 
-/// Checks that item `urls.size()/2`... precisely the faulty item fails with one of `codes`
-/// and a message that names `faulty`, and that every other item got "200 ok".
+/// Checks that precisely the faulty item fails with one of `codes` and a message that names
+/// `named` (the URL that failed: `faulty`, or where it redirected), and that every other item
+/// got "200 ok".
 void check_only_fault(const run_outcome& out, const std::vector<std::string>& urls,
                       const std::string& faulty, std::initializer_list<error_code> codes,
-                      std::string_view said) {
+                      std::string_view said, std::string_view named = {}) {
   for (std::size_t i = 0; i < urls.size(); ++i) {
     INFO("item " << i << ": " << urls[i]);
     auto& r = out.results[i];
@@ -95,7 +100,8 @@ void check_only_fault(const run_outcome& out, const std::vector<std::string>& ur
       bool expected = false;
       for (auto& c : codes) expected = expected || r.error().code() == c;
       CHECK(expected);
-      CHECK(contains(r.error().message(), "GET " + faulty + ": "));
+      auto const name = named.empty() ? faulty : std::string(named);
+      CHECK(contains(r.error().message(), "GET " + name + ": "));
       CHECK(contains(r.error().message(), said));
     } else {
       REQUIRE(r);
@@ -172,15 +178,15 @@ TEST_CASE("fault: invalid status line", "[fault]") {
   check_fault(fault::bad_status_line, {errc::protocol}, "invalid HTTP response");
 }
 
-TEST_CASE("fault: headers larger than max_header_bytes", "[fault]") {
+TEST_CASE("fault: headers larger than max_header_bytes", "[fault][security]") {
   check_fault(fault::huge_headers, {errc::headers_too_large}, "max_header_bytes");
 }
 
-TEST_CASE("fault: body larger than max_body_bytes", "[fault]") {
+TEST_CASE("fault: body larger than max_body_bytes", "[fault][security]") {
   check_fault(fault::huge_body, {errc::body_too_large}, "max_body_bytes");
 }
 
-TEST_CASE("fault: gzip bomb", "[fault]") {
+TEST_CASE("fault: gzip bomb", "[fault][security]") {
   check_fault(fault::gzip_bomb, {errc::body_too_large}, "decompressed body");
 }
 
@@ -197,7 +203,7 @@ TEST_CASE("fault: slowloris, one byte every 100 ms, meets the whole-request time
   CHECK(out.elapsed < 10s);
 }
 
-TEST_CASE("fault: redirect loop", "[fault]") {
+TEST_CASE("fault: redirect loop", "[fault][security]") {
   auto options = fast_options();
   options.max_redirects = 5;
   check_fault(fault::redirect_loop, {errc::too_many_redirects}, "more than 5 redirects", true,
@@ -209,6 +215,40 @@ TEST_CASE("fault: accepted by the kernel but the listen backlog is full", "[faul
   options.connect_timeout = 300ms;
   auto out = check_fault(fault::backlog_full, {errc::timeout}, "timed out", false, options);
   CHECK(out.elapsed < 10s);
+}
+
+TEST_CASE("fault: more requests waiting for a connection than max_pending_requests",
+          "[fault][security]") {
+  // One connection, busy 200 ms per request: of 5 requests 1 runs, 2 wait, 2 fail at once.
+  auto const before = open_fds();
+  {
+    test_server server;
+    server.route("/slow", [](exchange& x) {
+      x.delay = 200ms;
+      x.res.body() = "ok";
+    });
+    auto options = fast_options();
+    options.request_timeout = 20s;
+    options.max_connections_per_host = 1;
+    options.max_pending_requests = 2;
+    auto const url = server.url("/slow");
+    auto out = gather_urls(std::vector<std::string>(5, url), options);
+    std::size_t ok = 0, refused = 0;
+    for (auto& r : out.results) {
+      if (r) {
+        ok += r->body() == "ok";
+        continue;
+      }
+      INFO(r.error());
+      CHECK(r.error().code() == errc::too_many_pending);
+      CHECK(contains(r.error().message(), "GET " + url + ": more than max_pending_requests (2)"));
+      ++refused;
+    }
+    CHECK(ok == 3);
+    CHECK(refused == 2);
+    CHECK(server.connections() == 1);
+  }
+  CHECK(open_fds() == before);
 }
 
 namespace {
@@ -283,4 +323,102 @@ TEST_CASE("fault: a server that closes connections idle for 100 ms loses no requ
     CHECK(ok == 1000);
   }
   CHECK(open_fds() == before);
+}
+
+// TLS faults. The healthy items go to a plain server and to an https server whose certificate
+// the session trusts, so a failed handshake must not spoil the TLS state the others share.
+
+namespace {
+
+fanout::session_options tls_fast_options() {
+  auto o = fast_options();
+  o.ca_file = pki().ca_file;
+  return o;
+}
+
+test_server::options tls_with(const cert_pair& c) {
+  test_server::options o;
+  o.cert_pem = c.cert_pem;
+  o.key_pem = c.key_pem;
+  return o;
+}
+
+/// The servers of one TLS fault: whichever the scenario needs, and the faulty URL.
+struct tls_fault_servers {
+  std::optional<test_server> tls, plain;
+  std::optional<fault_server> raw;
+  std::string faulty, named;
+};
+
+/// As check_fault, for a faulty URL that `make` sets up (servers and all).
+run_outcome check_tls_fault(const std::function<void(tls_fault_servers&)>& make,
+                            std::initializer_list<error_code> codes, std::string_view said) {
+  (void)pki();  // generated once per process, before the fds are counted
+  auto const before = open_fds();
+  run_outcome out;
+  {
+    tls_fault_servers bad;
+    make(bad);
+    fault_server good(fault::none);
+    test_server secure(tls_with(pki().server));
+    secure.route("/ok", [](exchange& x) { x.res.body() = "ok"; });
+    auto healthy = healthy_urls(good);
+    for (int i = 0; i < 2; ++i) healthy.push_back(secure.url("/ok"));
+    auto urls = with_fault(bad.faulty, healthy);
+    out = gather_urls(urls, tls_fast_options());
+    check_only_fault(out, urls, bad.faulty, codes, said, bad.named);
+    if (bad.plain) CHECK(bad.plain->connections() == 1);
+  }
+  CHECK(open_fds() == before);
+  return out;
+}
+
+/// A TLS server with certificate `c` as the faulty URL.
+std::function<void(tls_fault_servers&)> serving(const cert_pair& c) {
+  return [&c](tls_fault_servers& s) {
+    s.tls.emplace(tls_with(c));
+    s.faulty = s.tls->url("/ok");
+  };
+}
+
+}  // namespace
+
+TEST_CASE("fault: tls: a self-signed certificate", "[fault][tls]") {
+  check_tls_fault(serving(pki().self_signed), {errc::tls}, "(self-signed certificate)");
+}
+
+TEST_CASE("fault: tls: an expired certificate", "[fault][tls]") {
+  check_tls_fault(serving(pki().expired), {errc::tls}, "(certificate has expired)");
+}
+
+TEST_CASE("fault: tls: a certificate for another host name", "[fault][tls]") {
+  check_tls_fault(serving(pki().wrong_host), {errc::tls}, "hostname mismatch");
+}
+
+TEST_CASE("fault: tls: a handshake that stalls meets connect_timeout", "[fault][tls]") {
+  // The server accepts and reads, but a ClientHello never ends a request head: no answer.
+  auto out = check_tls_fault(
+      [](tls_fault_servers& s) {
+        s.raw.emplace(fault::never_answers);
+        auto url = s.raw->url("/fault");
+        s.faulty = "https" + url.substr(4);
+      },
+      {errc::timeout}, "timed out while the TLS handshake");
+  CHECK(out.elapsed >= 900ms);
+  CHECK(out.elapsed < 10s);
+}
+
+TEST_CASE("fault: tls: a redirect from http to https with a bad certificate", "[fault][tls]") {
+  check_tls_fault(
+      [](tls_fault_servers& s) {
+        s.tls.emplace(tls_with(pki().self_signed));
+        s.plain.emplace();
+        s.named = s.tls->url("/ok");
+        s.plain->route("/to-bad", [target = s.named](exchange& x) {
+          x.res.result(302);
+          x.res.set("location", target);
+        });
+        s.faulty = s.plain->url("/to-bad");
+      },
+      {errc::tls}, "(self-signed certificate)");
 }

@@ -207,3 +207,21 @@ TEST_CASE("pool: 1000 random operations keep the caps and the counts", "[pool]")
     REQUIRE(s.open_total() == in_use.size() + s.idle_total());
   }
 }
+
+TEST_CASE("pool: the wait queue is bounded by max_waiters", "[pool][security]") {
+  state s(1, 2, 2);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("b", t0).what == kind::open);
+  for (int w = 1; w <= 2; ++w) {
+    REQUIRE(s.acquire("a", t0).what == kind::wait);
+    s.enqueue("a", w);
+  }
+  CHECK(s.acquire("a", t0).what == kind::full);
+  CHECK(s.acquire("c", t0).what == kind::full);  // the bound is for the whole pool
+  CHECK(s.hosts() == 2);                         // and a refused host leaves nothing behind
+  CHECK(s.acquire("b", t0, true).what == kind::full);
+  CHECK(s.waiting() == 2);
+  // A freed place in the queue is usable again.
+  CHECK(s.cancel(2));
+  CHECK(s.acquire("a", t0).what == kind::wait);
+}

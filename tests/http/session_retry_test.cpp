@@ -48,7 +48,7 @@ double seconds_since(clock_type::time_point t0) {
 
 }  // namespace
 
-TEST_CASE("Retry-After: delta-seconds and the three HTTP-date forms", "[retry]") {
+TEST_CASE("Retry-After: delta-seconds and the three HTTP-date forms", "[retry][security]") {
   using fanout::detail::parse_retry_after;
   // Sun, 06 Nov 1994 08:49:37 GMT
   auto const now = std::chrono::system_clock::from_time_t(784111777);
@@ -62,6 +62,10 @@ TEST_CASE("Retry-After: delta-seconds and the three HTTP-date forms", "[retry]")
   CHECK_FALSE(parse_retry_after("", now));
   CHECK_FALSE(parse_retry_after("soon", now));
   CHECK_FALSE(parse_retry_after("-5", now));
+  // Found by tests/fuzz/response_fuzz.cpp (corpus/response/retry_after_year_7753): dates
+  // beyond system_clock's range overflowed (undefined behaviour) instead of meaning "far".
+  CHECK(parse_retry_after("Wed, 21 Oct 7753 07:28:00 GMT", now) == std::chrono::hours(24 * 365));
+  CHECK(parse_retry_after("Mon, 01 Jan 0001 00:00:00 GMT", now) == 0s);
 }
 
 TEST_CASE("retry: 429 with Retry-After: 1 twice, then 200", "[retry]") {

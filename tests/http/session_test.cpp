@@ -400,7 +400,8 @@ TEST_CASE("session: redirects are followed and resolved", "[session][redirect]")
   });
 }
 
-TEST_CASE("session: credentials are dropped on a cross-origin redirect", "[session][redirect]") {
+TEST_CASE("session: credentials are dropped on a cross-origin redirect",
+          "[session][redirect][security]") {
   test_server a, b;
   a.route("/to-b", [&](exchange& x) {
     x.res.result(302);
@@ -427,7 +428,8 @@ TEST_CASE("session: credentials are dropped on a cross-origin redirect", "[sessi
   });
 }
 
-TEST_CASE("session: gzip and deflate bodies are inflated, bombs are refused", "[session][gzip]") {
+TEST_CASE("session: gzip and deflate bodies are inflated, bombs are refused",
+          "[session][gzip][security]") {
   test_server server;
   run_session({.max_body_bytes = 1 << 20}, [&](fanout::session& s) -> asio::awaitable<void> {
     auto g = co_await s.get(server.url("/gzip"));
@@ -452,7 +454,7 @@ TEST_CASE("session: gzip and deflate bodies are inflated, bombs are refused", "[
   });
 }
 
-TEST_CASE("session: body and header size limits", "[session][limits]") {
+TEST_CASE("session: body and header size limits", "[session][limits][security]") {
   test_server server;
   run_session({.max_body_bytes = 100000}, [&](fanout::session& s) -> asio::awaitable<void> {
     fanout::request req4{.url = server.url("/bytes/200000")};
@@ -549,7 +551,7 @@ TEST_CASE("session: connection refused keeps the socket error and names the URL"
   });
 }
 
-TEST_CASE("session: bad input fails before any I/O", "[session][errors]") {
+TEST_CASE("session: bad input fails before any I/O", "[session][errors][security]") {
   test_server server;
   run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
     struct bad_case {
@@ -574,6 +576,16 @@ TEST_CASE("session: bad input fails before any I/O", "[session][errors]") {
     cases.push_back({{.method = "GET /x HTTP/1.1\r\n", .url = server.url("/echo")},
                      errc::invalid_request,
                      "invalid method"});
+    cases.push_back({{.url = server.url("/echo"), .headers = {{"x\r\ny", "v"}}},
+                     errc::invalid_request,
+                     "invalid header name"});
+    cases.push_back({{.url = server.url("/a\r\nX: y")}, errc::invalid_url, "invalid URL"});
+    cases.push_back(
+        {{.url = server.url("/a") + std::string("\0b", 2)}, errc::invalid_url, "invalid URL"});
+    // Found by tests/fuzz/request_fuzz.cpp: Beast threw std::invalid_argument from the request.
+    cases.push_back({{.method = "TRACE", .url = server.url("/echo"), .body = "x"},
+                     errc::invalid_request,
+                     "TRACE request cannot have a body"});
     for (auto& c : cases) {
       auto r = co_await s.try_request(c.req);
       REQUIRE_FALSE(r);

@@ -60,7 +60,8 @@ TEST_CASE("tls: a server signed by the trusted CA, by IP and by name (SNI)", "[t
   });
 }
 
-TEST_CASE("tls: verification is on by default (the system store does not know our CA)", "[tls]") {
+TEST_CASE("tls: verification is on by default (the system store does not know our CA)",
+          "[tls][security]") {
   test_server server(tls_with(pki().server));
   expect_tls_failure(server, {}, "unable to get local issuer certificate");
 }
@@ -142,7 +143,7 @@ TEST_CASE("tls: keep-alive over TLS: 300 requests with a cap of 4", "[tls][pool]
   CHECK(server.connections() <= 4);
 }
 
-TEST_CASE("tls: an https -> http redirect is refused unless allowed", "[tls][redirect]") {
+TEST_CASE("tls: an https -> http redirect is refused unless allowed", "[tls][redirect][security]") {
   test_server plain;
   test_server secure(tls_with(pki().server));
   secure.route("/down", [&](exchange& x) {

@@ -56,6 +56,7 @@ enum class fault {
   backlog_full,          ///< listen backlog 0, never accept, the queue filled by the server itself
   close_after_response,  ///< "200 ok" with keep-alive, then the connection is closed
   idle_close,            ///< "200 ok" with keep-alive; a connection idle for 100 ms is closed
+  server_error,          ///< "500 Internal Server Error" with keep-alive
 };
 
 /// Gzips `n` zero bytes without holding them in memory.
@@ -226,6 +227,13 @@ class fault_server {
         if (!co_await send(s, ok_response)) co_return;
         continue;
       }
+      if (fault_ == fault::server_error) {
+        // In this loop, not by recursion: a long keep-alive connection must not nest frames.
+        if (!co_await send(s,
+                           "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\nerror"))
+          co_return;
+        continue;
+      }
       if (fault_ == fault::close_after_response) {
         // A keep-alive answer (no "Connection: close"), then the connection is closed.
         co_await send(s, ok_response);
@@ -302,6 +310,7 @@ class fault_server {
         // Keep-alive: the client may follow on this same connection.
         co_await respond(holder);
         break;
+      case fault::server_error:
       case fault::none:
       case fault::close_on_accept:
       case fault::backlog_full:

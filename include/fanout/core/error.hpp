@@ -40,6 +40,7 @@ enum class errc {
   json,                ///< the body is not the JSON the caller asked for
   http_status,         ///< the server answered >= 400 and `raise_for_status` was set
   proxy,               ///< the proxy refused to open a CONNECT tunnel (407, 403, 502...)
+  too_many_pending,    ///< `max_pending_requests` were already waiting for a connection
 };
 
 }  // namespace fanout
@@ -78,6 +79,7 @@ class error_category final : public boost::system::error_category {
       case errc::json: return "invalid JSON";
       case errc::http_status: return "HTTP error status";
       case errc::proxy: return "the proxy refused the connection";
+      case errc::too_many_pending: return "too many requests waiting for a connection";
     }
     return "unknown fanout error";
   }
@@ -210,6 +212,7 @@ FANOUT_DECL std::string error_name(const boost::system::error_code& ec) {
       case errc::json: return "json";
       case errc::http_status: return "http_status";
       case errc::proxy: return "proxy";
+      case errc::too_many_pending: return "too_many_pending";
     }
   }
   // The common system errors by their POSIX names, so output stays portable and greppable.

@@ -101,7 +101,7 @@ class async_rate_limiter {
           capacity(static_cast<double>(std::max<std::size_t>(l.burst, 1))),
           tokens(capacity),
           last(clock::now()),
-          timer(std::move(ex)) {}
+          timer(ex) {}
 
     bool unlimited() const { return limit.requests_per_second <= 0; }
     bool has_token() const { return unlimited() || tokens >= 1.0; }

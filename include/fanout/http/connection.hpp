@@ -3,6 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/detail/http/proxy.hpp>
+#include <fanout/detail/http/request_builder.hpp>
 #include <fanout/detail/http/strand_executor.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/response.hpp>
@@ -58,10 +59,8 @@ class connection : public std::enable_shared_from_this<connection> {
   using awaitable = boost::asio::awaitable<T, strand_type>;
   static constexpr boost::asio::use_awaitable_t<strand_type> use_strand{};
   using message = response::message_type;
-  // Request fields allocate from an arena in the sending coroutine's frame (see run_once).
-  using request_fields = boost::beast::http::basic_fields<std::pmr::polymorphic_allocator<char>>;
-  using request_message =
-      boost::beast::http::request<boost::beast::http::string_body, request_fields>;
+  using request_fields = ::fanout::detail::request_fields;
+  using request_message = ::fanout::detail::request_message;
 
   /// What a step reports besides its error code.
   struct outcome {

@@ -74,14 +74,14 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
 
   /// What `async_acquire` completes with.
   struct acquired {
-    boost::system::error_code ec;  ///< `errc::timeout` (deadline) or `errc::cancelled`
+    boost::system::error_code ec;  ///< `errc::timeout`, `errc::cancelled`, `errc::too_many_pending`
     pooled_connection conn;
   };
 
   connection_pool(boost::asio::any_io_executor ex, const session_options& o)
       : ex_(ex),
         sweep_timer_(boost::asio::make_strand(ex)),
-        state_(o.max_connections_per_host, o.max_connections) {}
+        state_(o.max_connections_per_host, o.max_connections, o.max_pending_requests) {}
 
   ~connection_pool() { close(); }
 
@@ -112,6 +112,8 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
         }
       }
       close_later(r.side.close);
+      if (r.what == state_type::kind::full)
+        return {acquired{make_error_code(errc::too_many_pending), {}}, nullptr};
       if (w) return {std::nullopt, std::move(w)};
       if (auto got = take(where, r.what, std::move(r.conn))) return {std::move(got), nullptr};
     }

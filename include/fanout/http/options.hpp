@@ -83,6 +83,10 @@ struct session_options {
   /// lower-case one is unset (`HTTP_PROXY` only outside CGI, i.e. when `REQUEST_METHOD` is
   /// unset, against "httpoxy"). Off by default: the environment changes nothing unless asked.
   bool trust_env = false;
+  /// Requests of the whole session waiting for a connection (the caps reached) at most; one
+  /// more fails at once with `errc::too_many_pending` instead of queueing without bound. 0:
+  /// unbounded.
+  std::size_t max_pending_requests = 100'000;
 };
 
 }  // namespace fanout

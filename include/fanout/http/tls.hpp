@@ -109,7 +109,7 @@ class tls_context {
 /// mismatch as `X509_V_ERR_HOSTNAME_MISMATCH` so the error message can say so.
 class verify_host {
  public:
-  explicit verify_host(std::string host) : check_(std::move(host)) {}
+  explicit verify_host(const std::string& host) : check_(host) {}
   bool operator()(bool preverified, boost::asio::ssl::verify_context& ctx) {
     bool const ok = check_(preverified, ctx);
     if (!ok && preverified)

@@ -44,6 +44,7 @@ class pool_state {
     reuse,  ///< use the connection in `conn`
     open,   ///< a slot is reserved: open a new connection, then `release`/`discard` it
     wait,   ///< queued; a later `grant` names this waiter
+    full,   ///< would wait, but `max_waiters` are queued already: fail at once
   };
 
   /// A queued waiter that may now proceed: reuse `conn`, or open a new connection when
@@ -68,9 +69,10 @@ class pool_state {
     actions side{};  ///< idle connections evicted or expired on the way
   };
 
-  pool_state(std::size_t max_per_host, std::size_t max_total)
+  pool_state(std::size_t max_per_host, std::size_t max_total, std::size_t max_waiters = 0)
       : max_per_host_(max_per_host == 0 ? std::size_t(-1) : max_per_host),
-        max_total_(max_total == 0 ? std::size_t(-1) : max_total) {}
+        max_total_(max_total == 0 ? std::size_t(-1) : max_total),
+        max_waiters_(max_waiters == 0 ? std::size_t(-1) : max_waiters) {}
 
   /// A request for `host` arrives. On `kind::wait` nothing is queued yet: call `enqueue`
   /// (under the same lock) with the waiter's identity, so the fast paths allocate nothing.
@@ -85,7 +87,12 @@ class pool_state {
       --idle_total_;
       return r;
     }
-    if (try_reserve(h, fresh, r.side.close)) r.what = kind::open;
+    if (try_reserve(h, fresh, r.side.close)) {
+      r.what = kind::open;
+    } else if (waiters_.size() >= max_waiters_) {
+      r.what = kind::full;
+      maybe_erase(h);
+    }
     return r;
   }
 
@@ -313,6 +320,7 @@ class pool_state {
 
   std::size_t max_per_host_;
   std::size_t max_total_;
+  std::size_t max_waiters_;
   std::size_t open_total_ = 0;
   std::size_t idle_total_ = 0;
   bool closed_ = false;

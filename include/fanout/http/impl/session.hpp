@@ -3,6 +3,7 @@
 
 #include <fanout/detail/http/inflate.hpp>
 #include <fanout/detail/http/proxy.hpp>
+#include <fanout/detail/http/request_builder.hpp>
 #include <fanout/detail/http/resolver_cache.hpp>
 #include <fanout/http/connection_pool.hpp>
 #include <fanout/http/error.hpp>
@@ -38,38 +39,6 @@
 #endif
 
 namespace fanout::detail {
-
-// RFC 9110 token characters, for methods and header names.
-inline bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c >= '0' && c <= '9') continue;
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') continue;
-    switch (c) {
-      case '!':
-      case '#':
-      case '$':
-      case '%':
-      case '&':
-      case '\'':
-      case '*':
-      case '+':
-      case '-':
-      case '.':
-      case '^':
-      case '_':
-      case '`':
-      case '|':
-      case '~': continue;
-      default: return false;
-    }
-  }
-  return true;
-}
-
-inline bool is_safe_value(std::string_view s) noexcept {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
 
 // The `timeout=N` of a `Keep-Alive` header, if any.
 inline std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view v) {
@@ -116,6 +85,10 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after(
     std::time_t t = timegm(&tm);
 #endif
     if (t == std::time_t(-1)) continue;
+    // In seconds first: system_clock's nanoseconds overflow before the year 2262 or 1678.
+    auto const now_s = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
+    if (t < now_s) return std::chrono::milliseconds::zero();
+    if (t - now_s > 365L * 24 * 3600) return std::chrono::hours(24 * 365);
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(
         std::chrono::system_clock::from_time_t(t) - now);
     return std::max(wait, std::chrono::milliseconds::zero());
@@ -374,53 +347,19 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
   };
   try {
     if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
-    if (!is_token(method))
-      co_return fail(make_error_code(errc::invalid_request), "invalid method \"" + method + "\"");
-    for (auto const& [name, value] : req.headers) {
-      if (!is_token(name))
-        co_return fail(make_error_code(errc::invalid_request),
-                       "invalid header name \"" + name + "\"");
-      if (!is_safe_value(value))
-        co_return fail(make_error_code(errc::invalid_request),
-                       "header \"" + name + "\" has a CR, LF or NUL in its value");
-    }
-    url_parts where;
-    {
-      std::string why;
-      if (parse_url(current, where, why))
-        co_return fail(make_error_code(errc::invalid_url), "invalid URL: " + why);
-    }
-
     // The request message, built once and adjusted by redirects. Its fields live in this
     // frame: the usual handful of headers costs no allocation.
     std::array<std::byte, 512> field_storage;
     std::pmr::monotonic_buffer_resource field_arena(field_storage.data(), field_storage.size());
     request_message m(std::piecewise_construct, std::make_tuple(),
                       std::make_tuple(std::pmr::polymorphic_allocator<char>(&field_arena)));
-    m.method_string(method);
-    m.target(where.target);
-    m.version(11);
-    bool user_host = false, user_agent = false, user_encoding = false;
-    for (auto const& [name, value] : req.headers) {
-      user_host |= iequals(name, "host");
-      user_agent |= iequals(name, "user-agent");
-      user_encoding |= iequals(name, "accept-encoding");
+    url_parts where;
+    bool decompress = false;
+    {
+      std::string what;
+      if (auto ec = build_request(method, current, req, options_, where, m, decompress, what))
+        co_return fail(ec, what);
     }
-    if (!user_host) m.set(http::field::host, where.host_header);
-    if (!user_agent && !options_.user_agent.empty())
-      m.set(http::field::user_agent, options_.user_agent);
-    bool const decompress = options_.decompress && !user_encoding;
-    if (decompress) m.set(http::field::accept_encoding, "gzip, deflate");
-    if (!options_.keep_alive) m.set(http::field::connection, "close");
-    for (auto const& [name, value] : req.headers) m.insert(name, value);
-    if (req.json) {
-      m.body() = req.json->dump();
-      if (m.find(http::field::content_type) == m.end())
-        m.set(http::field::content_type, "application/json");
-    } else {
-      m.body() = std::move(req.body);
-    }
-    m.prepare_payload();
 
     // The session's proxies, or this request's own.
     proxy_settings own_proxies;
@@ -474,6 +413,10 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         if (got.ec) {
           if (got.ec == errc::timeout)
             co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
+          if (got.ec == errc::too_many_pending)
+            co_return fail(got.ec, "more than max_pending_requests (" +
+                                       std::to_string(options_.max_pending_requests) +
+                                       ") requests waiting for a connection");
           co_return fail(got.ec, closed_.load() ? "the session is closed" : "cancelled");
         }
         conn = std::move(got.conn);
