@@ -9,6 +9,7 @@
 #include "http/test_util.hpp"
 #include "support/certs.hpp"
 #include "support/test_server.hpp"
+#include "support/tls_fixtures.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -333,13 +334,6 @@ namespace {
 fanout::session_options tls_fast_options() {
   auto o = fast_options();
   o.ca_file = pki().ca_file;
-  return o;
-}
-
-test_server::options tls_with(const cert_pair& c) {
-  test_server::options o;
-  o.cert_pem = c.cert_pem;
-  o.key_pem = c.key_pem;
   return o;
 }
 

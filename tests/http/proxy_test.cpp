@@ -8,6 +8,7 @@
 #include "support/certs.hpp"
 #include "support/fake_proxy.hpp"
 #include "support/test_server.hpp"
+#include "support/tls_fixtures.hpp"
 
 #include <cstdlib>
 #include <map>
@@ -50,16 +51,8 @@ class proxy_env_guard {
 };
 
 fanout::session_options via(std::string proxy) {
-  fanout::session_options o;
-  o.ca_file = pki().ca_file;
+  auto o = trusting_test_ca();
   o.proxy = std::move(proxy);
-  return o;
-}
-
-test_server::options tls_server() {
-  test_server::options o;
-  o.cert_pem = pki().server.cert_pem;
-  o.key_pem = pki().server.key_pem;
   return o;
 }
 
@@ -265,7 +258,7 @@ TEST_CASE("proxy: plain HTTP goes to the proxy in absolute form, with its creden
 }
 
 TEST_CASE("proxy: https through a CONNECT tunnel, verified against the origin", "[proxy]") {
-  test_server server(tls_server());
+  test_server server(tls_with());
   fake_proxy proxy;
   auto const authority = "localhost:" + std::to_string(server.port());
   run_session(via(proxy.url("user:pass")), [&](fanout::session& s) -> asio::awaitable<void> {
@@ -292,7 +285,7 @@ TEST_CASE("proxy: https through a CONNECT tunnel, verified against the origin", 
 }
 
 TEST_CASE("proxy: verification stays on through a tunnel", "[proxy]") {
-  test_server server(tls_server());
+  test_server server(tls_with());
   fake_proxy proxy;
   fanout::session_options o;  // no ca_file: the system store does not know the test CA
   o.proxy = proxy.url();
@@ -309,7 +302,7 @@ TEST_CASE("proxy: verification stays on through a tunnel", "[proxy]") {
 }
 
 TEST_CASE("proxy: a refused CONNECT is errc::proxy naming the URL, proxy and status", "[proxy]") {
-  test_server server(tls_server());
+  test_server server(tls_with());
   fake_proxy proxy({.require_auth = user_pass_basic});
   run_session(via(proxy.url("user:wrong")), [&](fanout::session& s) -> asio::awaitable<void> {
     auto url = "https://localhost:" + std::to_string(server.port()) + "/hello";

@@ -8,6 +8,7 @@
 #include "http/test_util.hpp"
 #include "support/certs.hpp"
 #include "support/test_server.hpp"
+#include "support/tls_fixtures.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -45,16 +46,8 @@ bool log_has(const std::string& file, const std::string& text) {
 }
 
 fanout::session_options via(std::string proxy) {
-  fanout::session_options o;
-  o.ca_file = pki().ca_file;
+  auto o = trusting_test_ca();
   o.proxy = std::move(proxy);
-  return o;
-}
-
-test_server::options tls_server() {
-  test_server::options o;
-  o.cert_pem = pki().server.cert_pem;
-  o.key_pem = pki().server.key_pem;
   return o;
 }
 
@@ -81,7 +74,7 @@ TEST_CASE("tinyproxy: plain HTTP in absolute form", "[tinyproxy]") {
 
 TEST_CASE("tinyproxy: https through CONNECT, verified against the origin", "[tinyproxy]") {
   auto const proxy = env("FANOUT_TINYPROXY");
-  test_server server(tls_server());
+  test_server server(tls_with());
   auto const authority = "localhost:" + std::to_string(server.port());
   run_session(via(proxy), [&](fanout::session& s) -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) {
@@ -103,7 +96,7 @@ TEST_CASE("tinyproxy: Basic proxy authentication, right and wrong", "[tinyproxy]
   auto const user = env("FANOUT_TINYPROXY_USER");
   auto const password = env("FANOUT_TINYPROXY_PASSWORD");
   test_server plain;
-  test_server secure(tls_server());
+  test_server secure(tls_with());
   auto const https_url = "https://localhost:" + std::to_string(secure.port()) + "/echo";
 
   run_session(via(with_credentials(proxy, user, password)),
@@ -149,7 +142,7 @@ TEST_CASE("tinyproxy: Basic proxy authentication, right and wrong", "[tinyproxy]
 TEST_CASE("tinyproxy: 200 requests through gather, 16 at a time, all in order", "[tinyproxy]") {
   auto const proxy = env("FANOUT_TINYPROXY");
   test_server plain;
-  test_server secure(tls_server());
+  test_server secure(tls_with());
   plain.route("/n/*", [](exchange& x) { x.res.body() = std::string(x.req.target()).substr(3); });
   secure.route("/n/*", [](exchange& x) { x.res.body() = std::string(x.req.target()).substr(3); });
   std::vector<std::string> urls;

@@ -5,25 +5,13 @@
 #include "http/test_util.hpp"
 #include "support/certs.hpp"
 #include "support/test_server.hpp"
+#include "support/tls_fixtures.hpp"
 
 using namespace fanout::test;
 using namespace std::chrono_literals;
 using fanout::errc;
 
 namespace {
-
-test_server::options tls_with(const cert_pair& c) {
-  test_server::options o;
-  o.cert_pem = c.cert_pem;
-  o.key_pem = c.key_pem;
-  return o;
-}
-
-fanout::session_options trusting_test_ca() {
-  fanout::session_options o;
-  o.ca_file = pki().ca_file;
-  return o;
-}
 
 std::string localhost_url(const test_server& s, std::string_view path) {
   return "https://localhost:" + std::to_string(s.port()) + std::string(path);
