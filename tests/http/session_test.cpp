@@ -66,6 +66,22 @@ TEST_CASE("session: responses own their headers: copies, moves, edits, many head
   });
 }
 
+TEST_CASE("session: a request timeout starts when the request is awaited (not when it is made)",
+          "[session]") {
+  test_server server;
+  fanout::session_options o;
+  o.request_timeout = std::chrono::milliseconds(300);
+  run_session(o, [&](fanout::session& s) -> asio::awaitable<void> {
+    fanout::request req;
+    req.url = server.url("/hello");
+    auto made = s.try_request(std::move(req));  // not awaited yet
+    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(600));
+    co_await pause.async_wait(asio::use_awaitable);
+    auto r = co_await std::move(made);
+    CHECK(r.has_value());
+  });
+}
+
 TEST_CASE("session: IPv6 loopback", "[session][ipv6]") {
   test_server::options o;
   o.address = "::1";

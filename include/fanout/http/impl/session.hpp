@@ -149,16 +149,28 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   boost::asio::awaitable<result_type> run(std::shared_ptr<session_impl> self, fanout::request req);
 
  private:
-  // One attempt: every redirect hop of `req`, bounded by `deadline`. Adds the requests it sent
+  // When a request started and when it must be over.
+  struct window {
+    clock::time_point start, deadline;
+  };
+  // The window of `req` starting now: run when the request is awaited, not when it is made.
+  window window_for(const fanout::request& req) const {
+    auto const start = clock::now();
+    auto const timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
+    if (timeout >= std::chrono::hours(24 * 365)) return {start, clock::time_point::max()};
+    return {start, start + std::chrono::duration_cast<clock::duration>(timeout)};
+  }
+
+  // One attempt: every redirect hop of `req`, within `within` (the request's own window, from
+  // when it is awaited, when not given). Adds the requests it sent
   // to `*sent` when given (the retry loop's count). Applies `raise_for_status` only when
   // `raise`: the retry decision needs the status. An exception becomes the item's error.
   boost::asio::awaitable<result_type> run_once(std::shared_ptr<session_impl> self,
-                                               fanout::request req, clock::time_point start,
-                                               clock::time_point deadline, int* sent, bool raise);
+                                               fanout::request req, std::optional<window> within,
+                                               int* sent, bool raise);
   // `run` under a retry policy that may repeat the request.
   boost::asio::awaitable<result_type> run_retrying(std::shared_ptr<session_impl> self,
-                                                   fanout::request req, clock::time_point start,
-                                                   clock::time_point deadline, retry_policy policy,
+                                                   fanout::request req, retry_policy policy,
                                                    bool raise);
 
   // The per-host limiter for `origin`, or null when unlimited.
@@ -257,28 +269,24 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   std::map<std::string, std::unique_ptr<async_rate_limiter>> host_limiters_;
 };
 
-// Not a coroutine: a request without retries goes straight to run_once (one frame less).
+// Not a coroutine: a request without retries goes straight to run_once (one frame less). The
+// clock starts in the coroutines, when the request is awaited.
 inline boost::asio::awaitable<session::result_type> session_impl::run(
     std::shared_ptr<session_impl> self, fanout::request req) {
-  auto const start = clock::now();
-  auto const timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
-  auto const deadline = timeout >= std::chrono::hours(24 * 365)
-                            ? clock::time_point::max()
-                            : start + std::chrono::duration_cast<clock::duration>(timeout);
   bool const raise = req.raise_for_status.value_or(options_.raise_for_status);
   retry_policy const policy = req.retry.value_or(options_.retry);
   bool const may_repeat =
       policy.max_attempts > 1 && (is_idempotent(req.method) ||
                                   req.retry_non_idempotent.value_or(options_.retry_non_idempotent));
-  if (!may_repeat)
-    return run_once(std::move(self), std::move(req), start, deadline, nullptr, raise);
-  return run_retrying(std::move(self), std::move(req), start, deadline, policy, raise);
+  if (!may_repeat) return run_once(std::move(self), std::move(req), std::nullopt, nullptr, raise);
+  return run_retrying(std::move(self), std::move(req), policy, raise);
 }
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
-    std::shared_ptr<session_impl> self, fanout::request req, clock::time_point start,
-    clock::time_point deadline, retry_policy policy, bool raise) {
+    std::shared_ptr<session_impl> self, fanout::request req, retry_policy policy, bool raise) {
   namespace asio = boost::asio;
+  auto const within = window_for(req);
+  auto const start = within.start, deadline = within.deadline;
   auto const context = [&] { return req.method + " " + req.url; };
   int sent = 0;
   std::size_t tries = 0;
@@ -288,7 +296,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
     auto attempt = [&]() -> asio::awaitable<result_type> {
       if (tries++ > 0) retries_.fetch_add(1, std::memory_order_relaxed);
       fanout::request copy = req;
-      co_return co_await run_once(self, std::move(copy), start, deadline, &sent, false);
+      co_return co_await run_once(self, std::move(copy), within, &sent, false);
     };
     auto decide = [&](const result_type& last,
                       std::size_t failures) -> std::optional<std::chrono::milliseconds> {
@@ -332,7 +340,9 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     [[maybe_unused]] std::shared_ptr<session_impl> self, fanout::request req,
-    clock::time_point start, clock::time_point deadline, int* sent_out, bool raise) {
+    std::optional<window> within, int* sent_out, bool raise) {
+  if (!within) within = window_for(req);
+  auto const start = within->start, deadline = within->deadline;
   std::string current = std::move(req.url);
   std::string method = std::move(req.method);
   int sent_here = 0;
