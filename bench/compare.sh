@@ -5,7 +5,8 @@
 #                    [--wait-quiet S] [--no-install] [--no-build]
 #
 # 1. installs what it needs from Debian when missing (root: apt-get), 2. builds the bench
-# targets (Release) in DIR (default: $FANOUT_BUILD_DIR or <repo>/build/bench), 3. starts
+# targets (Release) in DIR (default: $FANOUT_BUILD_DIR or <repo>/build-bench; not build/bench,
+# which a dev build in build/ with FANOUT_BUILD_BENCH uses for its own bench targets), 3. starts
 # nginx (1 worker, loopback, tests/support/nginx/nginx.sh) and stops it on exit, 4. runs the
 # peers alternately (A B C A B C ..., R = 3 repetitions) for each scenario, 5. prints a
 # markdown table of medians with the ratios fanout/curl and fanout/wrk, and peak RSS
@@ -31,7 +32,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/.." && pwd -P)
 nginx_sh=$repo/tests/support/nginx/nginx.sh
 
-build=${FANOUT_BUILD_DIR:-$repo/build/bench}
+build=${FANOUT_BUILD_DIR:-$repo/build-bench}
 reps=3
 threads=''
 pin=0

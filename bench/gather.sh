@@ -3,7 +3,7 @@
 # one run. Prints a markdown table.   bench/gather.sh [N]   (default 1000000)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build=${FANOUT_BUILD_DIR:-$root/build/bench}
+build=${FANOUT_BUILD_DIR:-$root/build-bench}
 n=${1:-1000000}
 
 "$root/scripts/setup-debian.sh" build >/dev/null
