@@ -676,6 +676,30 @@ TEST_CASE("session: cancellation abandons a request promptly", "[session][cancel
   });
 }
 
+TEST_CASE("session: cancelling a request on a kept-alive connection", "[session][cancel]") {
+  test_server server;
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    using namespace asio::experimental::awaitable_operators;
+    auto warm = co_await s.get(server.url("/hello"));  // leaves one idle connection
+    CHECK(warm.ok());
+    auto t0 = std::chrono::steady_clock::now();
+    fanout::request slow{.url = server.url("/delay/10000")};
+    auto v = co_await (s.try_request(slow) || sleep_for(100ms));
+    CHECK(v.index() == 1);
+    CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+    CHECK(s.stats().connections_reused == 1);  // the slow request ran on the warm connection
+    CHECK(s.stats().open_connections == 0);    // which the cancellation closed
+    // On a new connection (connect, then the exchange) the same.
+    auto direct = co_await (s.try_request(slow) || sleep_for(100ms));
+    CHECK(direct.index() == 1);
+    auto after = co_await s.get(server.url("/hello"));
+    CHECK(after.ok());
+    auto again = co_await s.get(server.url("/hello"));  // and the pool is consistent
+    CHECK(again.timings().reused);
+  });
+  CHECK(server.connections() == 3);
+}
+
 TEST_CASE("session: close() fails requests in flight and later ones", "[session][cancel]") {
   test_server server;
   run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {

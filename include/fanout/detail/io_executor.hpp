@@ -3,9 +3,11 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/execution.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/require.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <concepts>
 #include <type_traits>
@@ -84,6 +86,18 @@ class io_executor {
   boost::asio::any_io_executor ex_;
   blocking_type blocking_;
 };
+
+/// A new strand on `ex`, type-erased. On an io_context's own executor (the common case) it is
+/// a strand of that executor: small enough for `any_io_executor`'s small buffer, so the copies
+/// and work-tracking variants every asynchronous operation makes of a coroutine's executor
+/// allocate nothing, and it queries `blocking` without one. Any other executor gets a strand
+/// of `io_executor`.
+inline boost::asio::any_io_executor make_any_strand(const boost::asio::any_io_executor& ex) {
+  namespace asio = boost::asio;
+  if (auto const* io = ex.target<asio::io_context::executor_type>())
+    return asio::any_io_executor(asio::make_strand(*io));
+  return asio::any_io_executor(asio::strand<io_executor>(io_executor(ex)));
+}
 
 }  // namespace fanout::detail
 

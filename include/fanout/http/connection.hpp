@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_CONNECTION_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/detail/handler_memory.hpp>
 #include <fanout/detail/http/proxy.hpp>
 #include <fanout/detail/http/request_builder.hpp>
 #include <fanout/detail/http/strand_executor.hpp>
@@ -10,11 +11,16 @@
 #include <fanout/http/tls.hpp>
 #include <fanout/http/url.hpp>
 
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
@@ -26,6 +32,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <memory>
@@ -42,8 +49,9 @@ namespace fanout::detail {
 
 /// One HTTP/1.1 connection (plain or TLS) to one origin, with its own strand.
 ///
-/// Every operation on it runs as a coroutine on `strand()`: the session `co_spawn`s there, so
-/// Beast's timer (which closes the socket when a deadline passes) never races the socket. One
+/// Every operation on it runs on `strand()` (`connect` as a coroutine the session spawns there,
+/// `async_exchange` as a composed operation that hops there), so the deadline timer (which
+/// cancels the socket's operations) never races the socket. One
 /// request at a time: the pool hands a connection to one request only. The read buffer and the
 /// verify callback are set up once per connection and reused by every request on it.
 class connection : public std::enable_shared_from_this<connection> {
@@ -152,69 +160,32 @@ class connection : public std::enable_shared_from_this<connection> {
     co_return o;
   }
 
-  /// Sends `req` and reads the whole response into `out` (body bounded by `max_body`, header
-  /// block by `max_header`), all before `deadline`. Runs on `strand()`.
-  awaitable<outcome> exchange(const request_message& req, bool head, std::size_t max_header,
-                              std::size_t max_body, clock::time_point deadline, message& out,
-                              fanout::timings& t) {
-    namespace asio = boost::asio;
-    namespace http = boost::beast::http;
-    outcome o;
-    boost::system::error_code ec;
-    arm(deadline);
-    auto const sent = clock::now();
-    // In the coroutine frame (recycled by Asio), not heap-allocated per write as the message
-    // overload of async_write does.
-    http::request_serializer<http::string_body, request_fields> sr(req);
-    if (tls_)
-      co_await http::async_write(*tls_, sr, asio::redirect_error(use_strand, ec));
-    else
-      co_await http::async_write(*tcp_, sr, asio::redirect_error(use_strand, ec));
-    if (ec) {
-      disarm();
-      o.where = stage::write;
-      o.raw = timed_out(ec);
-      o.ec = classify(o.raw, stage::write, X509_V_OK, o.what);
-      tls_clean_ = false;
-      co_return o;
-    }
-    // Sized from the previous response's headers on this connection, plus a margin.
-    parser_.emplace(std::piecewise_construct, std::make_tuple(),
-                    std::make_tuple(header_allocator<char>::with_arena(header_bytes_ + 64)));
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(max_header, std::numeric_limits<std::uint32_t>::max())));
-    parser_->body_limit(max_body);
-    if (head) parser_->skip(true);
-    if (tls_)
-      co_await http::async_read_header(*tls_, buffer_, *parser_,
-                                       asio::redirect_error(use_strand, ec));
-    else
-      co_await http::async_read_header(*tcp_, buffer_, *parser_,
-                                       asio::redirect_error(use_strand, ec));
-    t.ttfb = clock::now() - sent;
-    if (!ec && !parser_->is_done()) {
-      if (tls_)
-        co_await http::async_read(*tls_, buffer_, *parser_, asio::redirect_error(use_strand, ec));
-      else
-        co_await http::async_read(*tcp_, buffer_, *parser_, asio::redirect_error(use_strand, ec));
-    }
-    disarm();
-    o.got_response_bytes = parser_->got_some();
-    if (ec) {
-      o.where = stage::read;
-      o.raw = timed_out(ec);
-      o.ec = classify(o.raw, stage::read, X509_V_OK, o.what);
-      parser_.reset();
-      tls_clean_ = false;
-      co_return o;
-    }
-    // A body delimited by the end of the connection leaves nothing to reuse.
-    reusable_ = !parser_->need_eof();
-    out = parser_->release();
-    header_bytes_ = std::clamp<std::size_t>(out.get_allocator().bytes_used(), 256, 16 << 10);
-    parser_.reset();
-    ++requests_;
-    co_return o;
+  /// What one exchange sends and where it puts the answer; referred to until it completes.
+  struct exchange_args {
+    const request_message* req;
+    bool head = false;
+    std::size_t max_header = 0;  ///< header block limit
+    std::size_t max_body = 0;    ///< body limit
+    clock::time_point deadline;  ///< for the whole exchange
+    message* out;
+    fanout::timings* t;
+  };
+
+  /// Sends `*a.req` and reads the whole response into `*a.out`, all before `a.deadline`.
+  /// Completes with an `outcome` through `token`'s executor; the I/O runs on `strand()`.
+  ///
+  /// A composed operation, not a coroutine spawned on the strand: a keep-alive request then
+  /// costs two hand-offs (onto the strand and back) instead of a coroutine, its launcher,
+  /// cancellation state and work guards (about 13 allocations). Cancelling the caller's slot
+  /// cancels the socket's operations on the strand; the result is `errc::cancelled`.
+  template <class CompletionToken>
+  auto async_exchange(const exchange_args& a, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(outcome)>(
+        [this](auto handler, const exchange_args& args) {
+          args_ = args;
+          exchange_op<std::decay_t<decltype(handler)>>::launch(*this, std::move(handler));
+        },
+        token, a);
   }
 
   /// True when nothing is left unread: a response was consumed exactly, so the connection can
@@ -260,6 +231,184 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
  private:
+  using serializer_type =
+      boost::beast::http::request_serializer<boost::beast::http::string_body, request_fields>;
+
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_)
+      f(*tls_);
+    else
+      f(*tcp_);
+  }
+
+  // Cancels the I/O of exchange number `gen`, if it is still the current one. On the strand.
+  void cancel_exchange(std::uint64_t gen) {
+    if (exchange_gen_.load(std::memory_order_relaxed) != gen) return;
+    cancelled_ = true;  // also stops a step whose operation has not started yet
+    boost::system::error_code ignored;
+    socket().cancel(ignored);
+  }
+
+  // Installed in the caller's cancellation slot: hands the cancellation to the strand.
+  struct exchange_canceller {
+    std::weak_ptr<connection> conn;
+    std::uint64_t gen;
+    void operator()(boost::asio::cancellation_type type) const {
+      if (type == boost::asio::cancellation_type::none) return;
+      auto c = conn.lock();
+      if (!c) return;
+      auto& strand = c->strand_;
+      boost::asio::post(strand, [c = std::move(c), gen = gen] { c->cancel_exchange(gen); });
+    }
+  };
+
+  // The steps of async_exchange: write, read the header, read the body. Each runs on the
+  // strand; the caller's handler is invoked through its own executor.
+  template <class Handler>
+  class exchange_op {
+   public:
+    static void launch(connection& c, Handler handler) {
+      namespace asio = boost::asio;
+      auto const gen = c.exchange_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
+      exchange_op op(c, std::move(handler));
+      if (op.slot_.is_connected())
+        op.slot_.template emplace<exchange_canceller>(c.weak_from_this(), gen);
+      else
+        op.slot_ = {};
+      auto& strand = c.strand_;
+      asio::dispatch(asio::bind_executor(strand, std::move(op)));
+    }
+
+    exchange_op(exchange_op&&) noexcept = default;
+
+    // The socket operations of the exchange take their memory from the connection.
+    using allocator_type = handler_allocator<void>;
+    allocator_type get_allocator() const noexcept { return allocator_type(c_->op_memory_); }
+
+    // The first step: send the request.
+    void operator()() {
+      auto& c = *c_;
+      c.cancelled_ = false;
+      c.arm(c.args_.deadline);
+      c.sent_ = clock::now();
+      // Reused by every request on the connection, not heap-allocated per write as the
+      // message overload of async_write does.
+      c.serializer_.emplace(*c.args_.req);
+      step_ = step::write;
+      c.with_stream(
+          [&](auto& stream) { boost::beast::http::async_write(stream, *c.serializer_, next()); });
+    }
+
+    void operator()(boost::system::error_code ec, std::size_t = 0) {
+      namespace http = boost::beast::http;
+      auto& c = *c_;
+      if (!ec && c.cancelled_) ec = boost::asio::error::operation_aborted;
+      switch (step_) {
+        case step::write:
+          c.serializer_.reset();
+          if (ec) return finish(c.write_failed(ec));
+          c.start_parser();
+          step_ = step::header;
+          return c.with_stream([&](auto& stream) {
+            http::async_read_header(stream, c.buffer_, *c.parser_, next());
+          });
+        case step::header:
+          c.args_.t->ttfb = clock::now() - c.sent_;
+          if (!ec && !c.parser_->is_done()) {
+            step_ = step::body;
+            return c.with_stream(
+                [&](auto& stream) { http::async_read(stream, c.buffer_, *c.parser_, next()); });
+          }
+          return finish(c.read_done(ec));
+        case step::start:  // launched through operator()() only
+        case step::body: return finish(c.read_done(ec));
+      }
+    }
+
+   private:
+    enum class step : unsigned char { start, write, header, body };
+    using handler_executor = boost::asio::associated_executor_t<Handler, strand_type>;
+    using tracked_executor = std::decay_t<decltype(boost::asio::prefer(
+        std::declval<const handler_executor&>(),
+        boost::asio::execution::outstanding_work.tracked))>;
+
+    exchange_op(connection& c, Handler handler)
+        : c_(&c),
+          handler_(std::move(handler)),
+          slot_(boost::asio::get_associated_cancellation_slot(handler_)) {
+      namespace asio = boost::asio;
+      // Keep the caller's executor busy while we are away, unless the socket's pending
+      // operations already do (the same execution context): that guard costs a copy of the
+      // caller's executor.
+      auto ex = asio::get_associated_executor(handler_, c.strand_);
+      if (&asio::query(ex, asio::execution::context) !=
+          &asio::query(c.strand_, asio::execution::context))
+        work_.emplace(asio::prefer(ex, asio::execution::outstanding_work.tracked));
+    }
+
+    auto next() { return boost::asio::bind_executor(c_->strand_, std::move(*this)); }
+
+    void finish(outcome o) {
+      namespace asio = boost::asio;
+      auto ex = asio::get_associated_executor(handler_, c_->strand_);
+      asio::dispatch(ex, [h = std::move(handler_), o = std::move(o), slot = slot_,
+                          work = std::move(work_)]() mutable {
+        if (slot.is_connected()) slot.clear();
+        work.reset();
+        std::move(h)(std::move(o));
+      });
+    }
+
+    connection* c_;
+    Handler handler_;
+    boost::asio::cancellation_slot slot_;
+    std::optional<tracked_executor> work_;
+    step step_ = step::start;
+  };
+
+  void start_parser() {
+    // Sized from the previous response's headers on this connection, plus a margin.
+    parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                    std::make_tuple(header_allocator<char>::with_arena(header_bytes_ + 64)));
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(args_.max_header, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(args_.max_body);
+    if (args_.head) parser_->skip(true);
+  }
+
+  outcome write_failed(boost::system::error_code ec) {
+    disarm();
+    outcome o;
+    o.where = stage::write;
+    o.raw = timed_out(ec);
+    o.ec = classify(o.raw, stage::write, X509_V_OK, o.what);
+    tls_clean_ = false;
+    return o;
+  }
+
+  // The end of the read, well or not: the outcome, and the response into `*args_.out`.
+  outcome read_done(boost::system::error_code ec) {
+    disarm();
+    outcome o;
+    o.got_response_bytes = parser_->got_some();
+    if (ec) {
+      o.where = stage::read;
+      o.raw = timed_out(ec);
+      o.ec = classify(o.raw, stage::read, X509_V_OK, o.what);
+      parser_.reset();
+      tls_clean_ = false;
+      return o;
+    }
+    // A body delimited by the end of the connection leaves nothing to reuse.
+    reusable_ = !parser_->need_eof();
+    *args_.out = parser_->release();
+    header_bytes_ = std::clamp<std::size_t>(args_.out->get_allocator().bytes_used(), 256, 16 << 10);
+    parser_.reset();
+    ++requests_;
+    return o;
+  }
+
   // The deadline of the operations in flight: when it passes, the socket's operations are
   // cancelled and report `error::timeout`. Runs on the strand, like the operations.
   void arm(clock::time_point deadline) {
@@ -306,6 +455,12 @@ class connection : public std::enable_shared_from_this<connection> {
   bool timed_out_ = false;
   std::size_t header_bytes_ = 768;  // what the last response's header fields took
   boost::beast::flat_buffer buffer_;
+  exchange_args args_{};
+  clock::time_point sent_;
+  std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
+  bool cancelled_ = false;
+  std::optional<serializer_type> serializer_;
+  handler_memory op_memory_;  // for async_exchange's operations, one exchange at a time
   std::optional<
       boost::beast::http::response_parser<boost::beast::http::string_body, header_allocator<char>>>
       parser_;

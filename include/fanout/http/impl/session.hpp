@@ -252,8 +252,9 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     if (o.ec && via && o.where == stage::connect && o.ec != errc::proxy) note_proxy(o.what, *via);
     if (o.ec) co_return o;
     if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await conn->exchange(m, head, options_.max_header_bytes, options_.max_body_bytes,
-                                      deadline, out, t);
+    connection::exchange_args const args{
+        &m, head, options_.max_header_bytes, options_.max_body_bytes, deadline, &out, &t};
+    co_return co_await conn->async_exchange(args, connection::use_strand);
   }
 
   boost::asio::any_io_executor ex_;
@@ -437,11 +438,10 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
           o = co_await asio::co_spawn(conn->strand(),
                                       attempt(conn.get(), where, via, m, head, deadline, msg, t),
                                       asio::use_awaitable);
-        } else {  // straight to the exchange: one coroutine frame less per keep-alive request
-          o = co_await asio::co_spawn(conn->strand(),
-                                      conn->exchange(m, head, options_.max_header_bytes,
-                                                     options_.max_body_bytes, deadline, msg, t),
-                                      asio::use_awaitable);
+        } else {  // a kept-alive connection: straight to the exchange, no coroutine spawned
+          connection::exchange_args const args{
+              &m, head, options_.max_header_bytes, options_.max_body_bytes, deadline, &msg, &t};
+          o = co_await conn->async_exchange(args, asio::use_awaitable);
         }
         if (!o.ec) break;
         bool const retry = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
