@@ -312,6 +312,25 @@ TEST_CASE("the callable may take the item's index") {
   CHECK(*out[2] == "c2");
 }
 
+TEST_CASE("results without a default constructor come from an lvalue range too") {
+  // Such results take the path where the item keeps its own coroutine around the callable's.
+  struct labelled {
+    explicit labelled(int v) : value(v) {}
+    int value;
+  };
+  auto work = [](const int& x) -> asio::awaitable<labelled> {
+    co_await sleep_for(std::chrono::milliseconds(pseudo_random(x) % 5));
+    if (x == 2) throw std::runtime_error("two");
+    co_return labelled(x * 10);
+  };
+  auto inputs = iota_vector(5);
+  auto out = run_on(1, [&](auto) { return fanout::gather(inputs, work, {.max_concurrency = 2}); });
+  REQUIRE(out.size() == 5);
+  CHECK(out[4]->value == 40);
+  REQUIRE_FALSE(out[2].has_value());
+  CHECK(out[2].error().message() == "two");
+}
+
 TEST_CASE("void callables give result<void>") {
   std::atomic<int> sum{0};
   auto work = [&](const int& x) -> asio::awaitable<void> {
