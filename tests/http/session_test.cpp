@@ -506,6 +506,32 @@ TEST_CASE("session: a server that is too slow times out", "[session][timeout]") 
   });
 }
 
+TEST_CASE("session: each request on a kept-alive connection gets its own deadline",
+          "[session][timeout]") {
+  test_server server;
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    // A short deadline first: the connection's timer is armed for it and outlives it.
+    fanout::request quick{.url = server.url("/hello"), .timeout = 200ms};
+    auto first = co_await s.try_request(quick);
+    REQUIRE(first);
+    // A slower request on the same connection with a longer deadline is not cut short when
+    // the first one's time comes.
+    fanout::request slower{.url = server.url("/delay/500"), .timeout = 5s};
+    auto second = co_await s.try_request(slower);
+    REQUIRE(second);
+    CHECK(second->timings().reused);
+    // A long deadline, then a short one: the short one still fires on time.
+    fanout::request stuck{.url = server.url("/delay/5000"), .timeout = 300ms};
+    auto t0 = std::chrono::steady_clock::now();
+    auto third = co_await s.try_request(stuck);
+    auto took = std::chrono::steady_clock::now() - t0;
+    REQUIRE_FALSE(third);
+    CHECK(third.error().code() == errc::timeout);
+    CHECK(took < 3s);
+    CHECK(s.stats().connections_opened == 1);
+  });
+}
+
 TEST_CASE("session: waiting for a connection is bounded by the request timeout",
           "[session][timeout]") {
   test_server server;

@@ -224,6 +224,7 @@ class connection : public std::enable_shared_from_this<connection> {
     sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
     sock.close(ec);
     watchdog_.cancel();
+    watch_armed_ = false;
   }
 
   socket_type& socket() noexcept {
@@ -411,22 +412,38 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // The deadline of the operations in flight: when it passes, the socket's operations are
   // cancelled and report `error::timeout`. Runs on the strand, like the operations.
+  //
+  // The timer is armed lazily: a wait already armed for an earlier time stays, and when it
+  // fires it compares the clock with the deadline of the moment, re-arming if that is later.
+  // Requests one after another on a connection then neither cancel the wait (a completion to
+  // run) nor move it (a timerfd update when it is the earliest), which they would each time.
   void arm(clock::time_point deadline) {
     timed_out_ = false;
+    deadline_ = deadline;
+    in_flight_ = true;
     if (deadline == clock::time_point::max()) return;
-    watchdog_.expires_at(deadline);
+    if (watch_armed_ && watch_expiry_ <= deadline) return;
+    watch(deadline);
+  }
+  void disarm() noexcept {
+    in_flight_ = false;
+  }
+
+  void watch(clock::time_point expiry) {
+    watch_armed_ = true;
+    watch_expiry_ = expiry;
+    watchdog_.expires_at(expiry);  // a wait pending for a later time ends with operation_aborted
     watchdog_.async_wait(
-        [self = weak_from_this(), gen = ++generation_](boost::system::error_code ec) {
+        [self = weak_from_this(), gen = ++watch_generation_](boost::system::error_code ec) {
           auto c = self.lock();
-          if (ec || !c || c->generation_ != gen) return;
+          if (ec || !c || c->watch_generation_ != gen) return;
+          c->watch_armed_ = false;
+          if (!c->in_flight_ || c->deadline_ == clock::time_point::max()) return;  // idle
+          if (clock::now() < c->deadline_) return c->watch(c->deadline_);
           c->timed_out_ = true;
           boost::system::error_code ignored;
           c->socket().cancel(ignored);
         });
-  }
-  void disarm() noexcept {
-    ++generation_;
-    watchdog_.cancel();
   }
   boost::system::error_code timed_out(boost::system::error_code ec) const noexcept {
     if (timed_out_ && ec) return boost::beast::error::timeout;
@@ -451,7 +468,11 @@ class connection : public std::enable_shared_from_this<connection> {
   std::optional<socket_type> tcp_;
   std::optional<tls_stream_type> tls_;
   timer_type watchdog_;
-  std::uint64_t generation_ = 0;
+  clock::time_point deadline_ = clock::time_point::max();  // of the operations in flight
+  clock::time_point watch_expiry_;                         // when the armed wait fires
+  std::uint64_t watch_generation_ = 0;
+  bool watch_armed_ = false;
+  bool in_flight_ = false;
   bool timed_out_ = false;
   std::size_t header_bytes_ = 768;  // what the last response's header fields took
   boost::beast::flat_buffer buffer_;
