@@ -271,11 +271,8 @@ class gather_engine final
       return;
     }
     auto on_exit = asio::bind_cancellation_slot(
-        c.signal.slot(), [self = this->shared_from_this(), &c](std::exception_ptr ep) {
-          // co_spawn calls this from inside the item's entry point, whose cancellation state
-          // lives in c.signal: reuse the slot only after the entry point has unwound.
-          asio::post(*self->strand_, [self, &c, ep] { self->finish(c, ep); });
-        });
+        c.signal.slot(),
+        [self = this->shared_from_this(), &c](std::exception_ptr ep) { self->finish(c, ep); });
     if constexpr (traits::by_reference) {
       typename traits::reference item = **it_;
       ++*it_;
@@ -308,9 +305,7 @@ class gather_engine final
                        c.signal.slot(), [self, &c](std::exception_ptr ep, auto&&... value) {
                          if (!ep)
                            c.outcome.emplace(boost::system::in_place_value, std::move(value)...);
-                         // As in spawn_next: the slot is reused only once the entry point has
-                         // unwound.
-                         asio::post(*self->strand_, [self, &c, ep] { self->finish(c, ep); });
+                         self->finish(c, ep);
                        }));
   }
 
@@ -338,6 +333,10 @@ class gather_engine final
       return std::invoke(fn, item);
   }
 
+  // Called by co_spawn, on the strand, from inside the item's entry point, whose cancellation
+  // state is still connected to c.signal: the child goes back to the free list, but only
+  // fill(), in next(), takes it from there, and next() resumes through the scheduler (the wake
+  // timer's completion), after the entry point has unwound.
   void finish(child& c, std::exception_ptr ep) {
     result_type r =
         c.outcome ? std::move(*c.outcome)

@@ -251,16 +251,17 @@ class connection : public std::enable_shared_from_this<connection> {
     socket().cancel(ignored);
   }
 
-  // Installed in the caller's cancellation slot: hands the cancellation to the strand.
+  // Installed in the caller's cancellation slot: hands the cancellation to the strand. A raw
+  // pointer: the slot is cleared before the caller's handler runs, and until then the caller
+  // holds the connection.
   struct exchange_canceller {
-    std::weak_ptr<connection> conn;
+    connection* conn;
     std::uint64_t gen;
     void operator()(boost::asio::cancellation_type type) const {
       if (type == boost::asio::cancellation_type::none) return;
-      auto c = conn.lock();
-      if (!c) return;
-      auto& strand = c->strand_;
-      boost::asio::post(strand, [c = std::move(c), gen = gen] { c->cancel_exchange(gen); });
+      auto& strand = conn->strand_;
+      boost::asio::post(strand,
+                        [c = conn->shared_from_this(), gen = gen] { c->cancel_exchange(gen); });
     }
   };
 
@@ -274,7 +275,7 @@ class connection : public std::enable_shared_from_this<connection> {
       auto const gen = c.exchange_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
       exchange_op op(c, std::move(handler));
       if (op.slot_.is_connected())
-        op.slot_.template emplace<exchange_canceller>(c.weak_from_this(), gen);
+        op.slot_.template emplace<exchange_canceller>(&c, gen);
       else
         op.slot_ = {};
       auto& strand = c.strand_;
