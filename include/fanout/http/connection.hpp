@@ -255,6 +255,7 @@ class connection : public std::enable_shared_from_this<connection> {
   // pointer: the slot is cleared before the caller's handler runs, and until then the caller
   // holds the connection.
   struct exchange_canceller {
+    exchange_canceller(connection* c, std::uint64_t g) noexcept : conn(c), gen(g) {}
     connection* conn;
     std::uint64_t gen;
     void operator()(boost::asio::cancellation_type type) const {
