@@ -467,6 +467,9 @@ class connection : public std::enable_shared_from_this<connection> {
   bool tls_clean_ = false;
   bool reusable_ = true;
   std::size_t requests_ = 0;
+  // For async_exchange's socket operations, one exchange at a time. Before the sockets: an
+  // operation still pending when they are destroyed is freed into it.
+  handler_memory op_memory_;
   std::optional<socket_type> tcp_;
   std::optional<tls_stream_type> tls_;
   timer_type watchdog_;
@@ -483,7 +486,6 @@ class connection : public std::enable_shared_from_this<connection> {
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
   bool cancelled_ = false;
   std::optional<serializer_type> serializer_;
-  handler_memory op_memory_;  // for async_exchange's operations, one exchange at a time
   std::optional<
       boost::beast::http::response_parser<boost::beast::http::string_body, header_allocator<char>>>
       parser_;
