@@ -275,10 +275,7 @@ class connection : public std::enable_shared_from_this<connection> {
       namespace asio = boost::asio;
       auto const gen = c.exchange_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
       exchange_op op(c, std::move(handler));
-      if (op.slot_.is_connected())
-        op.slot_.template emplace<exchange_canceller>(&c, gen);
-      else
-        op.slot_ = {};
+      if (op.slot_.is_connected()) op.slot_.template emplace<exchange_canceller>(&c, gen);
       auto& strand = c.strand_;
       asio::dispatch(asio::bind_executor(strand, std::move(op)));
     }
@@ -324,13 +321,12 @@ class connection : public std::enable_shared_from_this<connection> {
                 [&](auto& stream) { http::async_read(stream, c.buffer_, *c.parser_, next()); });
           }
           return finish(c.read_done(ec));
-        case step::start:  // launched through operator()() only
         case step::body: return finish(c.read_done(ec));
       }
     }
 
    private:
-    enum class step : unsigned char { start, write, header, body };
+    enum class step : unsigned char { write, header, body };
     using handler_executor = boost::asio::associated_executor_t<Handler, strand_type>;
     using tracked_executor = std::decay_t<decltype(boost::asio::prefer(
         std::declval<const handler_executor&>(),
@@ -367,7 +363,7 @@ class connection : public std::enable_shared_from_this<connection> {
     Handler handler_;
     boost::asio::cancellation_slot slot_;
     std::optional<tracked_executor> work_;
-    step step_ = step::start;
+    step step_ = step::write;  // operator()() starts there
   };
 
   void start_parser() {
@@ -422,13 +418,12 @@ class connection : public std::enable_shared_from_this<connection> {
   void arm(clock::time_point deadline) {
     timed_out_ = false;
     deadline_ = deadline;
-    in_flight_ = true;
     if (deadline == clock::time_point::max()) return;
     if (watch_armed_ && watch_expiry_ <= deadline) return;
     watch(deadline);
   }
   void disarm() noexcept {
-    in_flight_ = false;
+    deadline_ = clock::time_point::max();
   }
 
   void watch(clock::time_point expiry) {
@@ -440,7 +435,7 @@ class connection : public std::enable_shared_from_this<connection> {
           auto c = self.lock();
           if (ec || !c || c->watch_generation_ != gen) return;
           c->watch_armed_ = false;
-          if (!c->in_flight_ || c->deadline_ == clock::time_point::max()) return;  // idle
+          if (c->deadline_ == clock::time_point::max()) return;  // idle, or no deadline
           if (clock::now() < c->deadline_) return c->watch(c->deadline_);
           c->timed_out_ = true;
           boost::system::error_code ignored;
@@ -473,11 +468,10 @@ class connection : public std::enable_shared_from_this<connection> {
   std::optional<socket_type> tcp_;
   std::optional<tls_stream_type> tls_;
   timer_type watchdog_;
-  clock::time_point deadline_ = clock::time_point::max();  // of the operations in flight
+  clock::time_point deadline_ = clock::time_point::max();  // in flight; max when idle
   clock::time_point watch_expiry_;                         // when the armed wait fires
   std::uint64_t watch_generation_ = 0;
   bool watch_armed_ = false;
-  bool in_flight_ = false;
   bool timed_out_ = false;
   std::size_t header_bytes_ = 768;  // what the last response's header fields took
   boost::beast::flat_buffer buffer_;
