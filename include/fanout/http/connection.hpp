@@ -5,6 +5,7 @@
 #include <fanout/detail/handler_memory.hpp>
 #include <fanout/detail/http/proxy.hpp>
 #include <fanout/detail/http/request_builder.hpp>
+#include <fanout/detail/http/response_reader.hpp>
 #include <fanout/detail/http/strand_executor.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/response.hpp>
@@ -66,7 +67,6 @@ class connection : public std::enable_shared_from_this<connection> {
   template <class T>
   using awaitable = boost::asio::awaitable<T, strand_type>;
   static constexpr boost::asio::use_awaitable_t<strand_type> use_strand{};
-  using message = response::message_type;
   using request_fields = ::fanout::detail::request_fields;
   using request_message = ::fanout::detail::request_message;
 
@@ -77,6 +77,7 @@ class connection : public std::enable_shared_from_this<connection> {
     std::string what;               ///< human description when `ec` is set
     stage where = stage::connect;
     bool got_response_bytes = false;  ///< for the stale-connection retry rule
+    bool keep_alive = false;          ///< the response allows another request on the connection
   };
 
   connection(const boost::asio::any_io_executor& ex, const url_parts& where)
@@ -167,7 +168,9 @@ class connection : public std::enable_shared_from_this<connection> {
     std::size_t max_header = 0;  ///< header block limit
     std::size_t max_body = 0;    ///< body limit
     clock::time_point deadline;  ///< for the whole exchange
-    message* out;
+    std::string_view url;        ///< this hop's URL and method, kept in the response
+    std::string_view method;
+    block_ptr* out;
     fanout::timings* t;
   };
 
@@ -367,13 +370,11 @@ class connection : public std::enable_shared_from_this<connection> {
   };
 
   void start_parser() {
-    // Sized from the previous response's headers on this connection, plus a margin.
-    parser_.emplace(std::piecewise_construct, std::make_tuple(),
-                    std::make_tuple(header_allocator<char>::with_arena(header_bytes_ + 64)));
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(args_.max_header, std::numeric_limits<std::uint32_t>::max())));
-    parser_->body_limit(args_.max_body);
-    if (args_.head) parser_->skip(true);
+    builder_.begin(args_.url, args_.method, args_.max_body);
+    parser_.emplace(builder_, response_reader::limits{.header = args_.max_header,
+                                                      .body = args_.max_body,
+                                                      .head = args_.head,
+                                                      .body_hint = body_hint_});
   }
 
   outcome write_failed(boost::system::error_code ec) {
@@ -396,14 +397,16 @@ class connection : public std::enable_shared_from_this<connection> {
       o.raw = timed_out(ec);
       o.ec = classify(o.raw, stage::read, X509_V_OK, o.what);
       parser_.reset();
+      builder_.discard();
       tls_clean_ = false;
       return o;
     }
     // A body delimited by the end of the connection leaves nothing to reuse.
     reusable_ = !parser_->need_eof();
-    *args_.out = parser_->release();
-    header_bytes_ = std::clamp<std::size_t>(args_.out->get_allocator().bytes_used(), 256, 16 << 10);
+    o.keep_alive = parser_->keep_alive();
     parser_.reset();
+    *args_.out = builder_.finish();
+    body_hint_ = std::min<std::size_t>((*args_.out)->body().size(), 64 << 10);
     ++requests_;
     return o;
   }
@@ -473,16 +476,15 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t watch_generation_ = 0;
   bool watch_armed_ = false;
   bool timed_out_ = false;
-  std::size_t header_bytes_ = 768;  // what the last response's header fields took
+  std::size_t body_hint_ = 0;  // the last body's size, for the next one of unknown length
   boost::beast::flat_buffer buffer_;
   exchange_args args_{};
   clock::time_point sent_;
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
   bool cancelled_ = false;
   std::optional<serializer_type> serializer_;
-  std::optional<
-      boost::beast::http::response_parser<boost::beast::http::string_body, header_allocator<char>>>
-      parser_;
+  response_builder builder_;  // before the parser, which refers to it
+  std::optional<response_reader> parser_;
 
  public:
   // Intrusive list of the session's open connections, so close() can reach each one.

@@ -3,13 +3,13 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
-#include <fanout/detail/http/header_arena.hpp>
+#include <fanout/detail/http/response_block.hpp>
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,36 +34,94 @@ struct timings {
   bool tls_resumed = false;  ///< the final hop's TLS session was resumed (abbreviated handshake)
 };
 
-/// A response's header fields: Beast's `basic_fields`, with the fields of one response
-/// allocated together (one allocation for a typical header block, not one per field).
-using header_fields = boost::beast::http::basic_fields<detail::header_allocator<char>>;
+/// The header fields of a response, in the order received: a view into the response (valid
+/// while it lives), iterated as `fanout::header_field{name, value}`.
+class header_fields {
+ public:
+  class iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = header_field;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const header_field*;
+    using reference = header_field;
+
+    iterator() = default;
+    header_field operator*() const noexcept {
+      return {std::string_view(text_, entry_->name),
+              std::string_view(text_ + entry_->name, entry_->value)};
+    }
+    iterator& operator++() noexcept {
+      text_ += entry_->name + entry_->value;
+      ++entry_;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      auto old = *this;
+      ++*this;
+      return old;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept {
+      return a.entry_ == b.entry_;
+    }
+
+   private:
+    friend class header_fields;
+    iterator(const detail::field_entry* e, const char* t) noexcept : entry_(e), text_(t) {}
+    const detail::field_entry* entry_ = nullptr;
+    const char* text_ = nullptr;
+  };
+
+  header_fields() = default;
+  iterator begin() const noexcept {
+    return b_ ? iterator(b_->fields(), b_->field_text()) : iterator();
+  }
+  iterator end() const noexcept {
+    return b_ ? iterator(b_->fields() + b_->field_count(), nullptr) : iterator();
+  }
+  std::size_t size() const noexcept { return b_ ? b_->field_count() : 0; }
+  bool empty() const noexcept { return size() == 0; }
+  /// The value of the first field named `name` (case-insensitive), or nullopt.
+  std::optional<std::string_view> find(std::string_view name) const noexcept {
+    return b_ ? b_->find(name) : std::nullopt;
+  }
+
+ private:
+  friend class response;
+  explicit header_fields(const detail::response_block* b) noexcept : b_(b) {}
+  const detail::response_block* b_ = nullptr;
+};
 
 /// A complete HTTP response: status, headers and the (decompressed) body in memory.
+///
+/// Everything the server sent, with the final URL and method, is one block of memory of about
+/// the response's size on the wire, shared (never copied) by copies of the response, which
+/// may be used on any thread. The views the accessors return live as long as the response or
+/// a copy of it.
 class response {
  public:
-  using message_type = boost::beast::http::response<boost::beast::http::string_body, header_fields>;
-
   response() = default;
 
-  /// The status code, e.g. 200.
-  int status() const noexcept { return static_cast<int>(msg_.result_int()); }
+  /// The status code, e.g. 200 (0 for a default-constructed response).
+  int status() const noexcept { return block_ ? block_->status() : 0; }
   /// True for 2xx.
   bool ok() const noexcept { return status() >= 200 && status() < 300; }
   /// The reason phrase the server sent ("OK").
-  std::string_view reason() const { return msg_.reason(); }
+  std::string_view reason() const noexcept {
+    return block_ ? block_->reason() : std::string_view();
+  }
+  /// The HTTP version of the response: 11 for HTTP/1.1, 10 for HTTP/1.0.
+  int version() const noexcept { return block_ ? block_->version() : 11; }
 
   /// The value of the first header named `name` (case-insensitive), or nullopt.
-  std::optional<std::string_view> header(std::string_view name) const {
-    auto it = msg_.find(name);
-    if (it == msg_.end()) return std::nullopt;
-    return std::string_view(it->value());
+  std::optional<std::string_view> header(std::string_view name) const noexcept {
+    return block_ ? block_->find(name) : std::nullopt;
   }
   /// Every header, in the order received.
-  const header_fields& headers() const noexcept { return msg_.base(); }
+  header_fields headers() const noexcept { return header_fields(block_.get()); }
 
   /// The body, decompressed when the server sent gzip or deflate.
-  const std::string& body() const& noexcept { return msg_.body(); }
-  std::string body() && noexcept { return std::move(msg_.body()); }
+  std::string_view body() const noexcept { return block_ ? block_->body() : std::string_view(); }
 
   /// The body parsed as JSON. Throws `fanout::system_error` with `errc::json`, naming the URL,
   /// when it is not JSON.
@@ -73,9 +131,11 @@ class response {
   T json() const;
 
   /// The final URL, after redirects.
-  const std::string& url() const noexcept { return url_; }
+  std::string_view url() const noexcept { return block_ ? block_->url() : std::string_view(); }
   /// The method of the final request (a 303 turns POST into GET).
-  const std::string& method() const noexcept { return method_; }
+  std::string_view method() const noexcept {
+    return block_ ? block_->method() : std::string_view();
+  }
   /// Where the time went.
   const fanout::timings& timings() const noexcept { return timings_; }
   /// Requests sent for this response: 1, plus redirects followed, plus a transparent retry
@@ -85,15 +145,11 @@ class response {
   /// Redirects followed.
   int redirects() const noexcept { return redirects_; }
 
-  /// The Beast message, for what the accessors above do not cover.
-  const message_type& message() const noexcept { return msg_; }
-  message_type& message() noexcept { return msg_; }
-
  private:
   friend struct detail::response_access;
-  message_type msg_;
-  std::string url_;
-  std::string method_;
+  [[noreturn]] void throw_json_error(const char* what) const;
+
+  detail::block_ptr block_;
   fanout::timings timings_;
   int attempts_ = 0;
   int redirects_ = 0;
@@ -104,9 +160,7 @@ class response {
 namespace detail {
 
 struct response_access {
-  static response::message_type& msg(response& r) noexcept { return r.msg_; }
-  static std::string& url(response& r) noexcept { return r.url_; }
-  static std::string& method(response& r) noexcept { return r.method_; }
+  static block_ptr& block(response& r) noexcept { return r.block_; }
   static fanout::timings& timings(response& r) noexcept { return r.timings_; }
   static int& attempts(response& r) noexcept { return r.attempts_; }
   static int& redirects(response& r) noexcept { return r.redirects_; }
@@ -114,20 +168,28 @@ struct response_access {
 
 }  // namespace detail
 
+inline void response::throw_json_error(const char* what) const {
+  std::string m;
+  m.append(method()).append(" ").append(url()).append(": invalid JSON: ").append(what);
+  throw system_error(error(errc::json, std::move(m)));
+}
+
 inline nlohmann::json response::json() const {
+  auto const b = body();
   try {
-    return nlohmann::json::parse(msg_.body());
+    return nlohmann::json::parse(b.begin(), b.end());
   } catch (const nlohmann::json::exception& e) {
-    throw system_error(error(errc::json, method_ + " " + url_ + ": invalid JSON: " + e.what()));
+    throw_json_error(e.what());
   }
 }
 
 template <class T>
 T response::json() const {
+  auto const b = body();
   try {
-    return nlohmann::json::parse(msg_.body()).template get<T>();
+    return nlohmann::json::parse(b.begin(), b.end()).template get<T>();
   } catch (const nlohmann::json::exception& e) {
-    throw system_error(error(errc::json, method_ + " " + url_ + ": invalid JSON: " + e.what()));
+    throw_json_error(e.what());
   }
 }
 

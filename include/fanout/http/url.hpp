@@ -3,6 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
+#include <fanout/detail/http/ascii.hpp>
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
@@ -35,21 +36,6 @@ FANOUT_DECL boost::system::error_code resolve_location(std::string_view base,
                                                        std::string_view location, std::string& out);
 
 // ---------------------------------------------------------------------------------------------
-
-namespace detail {
-
-inline char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
-}
-
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-}  // namespace detail
 
 FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts& out,
                                                 std::string& why) {

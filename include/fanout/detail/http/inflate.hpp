@@ -3,6 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
+#include <fanout/detail/http/ascii.hpp>
 
 #include <zlib.h>
 
@@ -52,31 +53,32 @@ FANOUT_DECL boost::system::error_code inflate_body(std::string_view in, std::siz
   return {};
 }
 
-/// Inflates per `Content-Encoding`: "gzip"/"x-gzip", or "deflate" (zlib-wrapped, or the raw
-/// deflate some servers send). `identity` and empty leave the body alone.
-FANOUT_DECL boost::system::error_code decode_content(std::string_view encoding, std::string& body,
-                                                     std::size_t limit, bool& unsupported) {
-  unsupported = false;
-  auto eq = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-      if ((a[i] | 0x20) != b[i]) return false;
-    return true;
-  };
-  if (encoding.empty() || eq(encoding, "identity")) return {};
-  std::string out;
-  boost::system::error_code ec;
-  if (eq(encoding, "gzip") || eq(encoding, "x-gzip")) {
-    ec = inflate_body(body, limit, false, out);
-  } else if (eq(encoding, "deflate")) {
-    ec = inflate_body(body, limit, false, out);
-    if (ec == errc::decompression) ec = inflate_body(body, limit, true, out);
-  } else {
-    unsupported = true;
-    return {};
+/// What a `Content-Encoding` value asks of us.
+enum class content_coding { identity, gzip, deflate, unsupported };
+
+/// "gzip"/"x-gzip", "deflate", "identity" or empty (identity), case-insensitive; anything else
+/// (br, zstd, a list of codings) is unsupported and left to the user.
+inline content_coding content_coding_of(std::string_view encoding) noexcept {
+  if (encoding.empty() || iequals(encoding, "identity")) return content_coding::identity;
+  if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip")) return content_coding::gzip;
+  if (iequals(encoding, "deflate")) return content_coding::deflate;
+  return content_coding::unsupported;
+}
+
+/// Inflates `body` per `coding` into `out` ("deflate": zlib-wrapped, or the raw deflate some
+/// servers send); identity copies nothing and leaves `out` empty. Bounded by `limit`.
+FANOUT_DECL boost::system::error_code decode_content(content_coding coding, std::string_view body,
+                                                     std::size_t limit, std::string& out) {
+  out.clear();
+  switch (coding) {
+    case content_coding::gzip: return inflate_body(body, limit, false, out);
+    case content_coding::deflate: {
+      auto ec = inflate_body(body, limit, false, out);
+      if (ec == errc::decompression) ec = inflate_body(body, limit, true, out);
+      return ec;
+    }
+    default: return {};
   }
-  if (!ec) body.swap(out);
-  return ec;
 }
 
 }  // namespace fanout::detail

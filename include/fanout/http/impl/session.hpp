@@ -216,23 +216,26 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   // `raise_for_status`'s error for `r`, the outcome of `tries` attempts.
   static fanout::error status_error(const response& r, std::size_t tries) {
-    return fanout::error(errc::http_status,
-                         r.method() + " " + r.url() + ": HTTP " + std::to_string(r.status()) + " " +
-                             std::string(r.reason()) +
-                             (tries > 1 ? " (after " + std::to_string(tries) + " attempts)" : ""));
+    std::string m;
+    m.append(r.method()).append(" ").append(r.url()).append(": HTTP ");
+    m.append(std::to_string(r.status())).append(" ").append(r.reason());
+    if (tries > 1) m.append(" (after ").append(std::to_string(tries)).append(" attempts)");
+    return fanout::error(errc::http_status, std::move(m));
   }
 
   using request_message = connection::request_message;
 
   // A request on a new connection, on the connection's strand: connect (to the proxy `via`
-  // when set), then exchange.
-  connection::awaitable<connection::outcome> attempt(
-      std::shared_ptr<connection> conn, const url_parts& where, const proxy_endpoint* via,
-      const request_message& m, bool head, clock::time_point deadline, response::message_type& out,
-      fanout::timings& t) {
+  // when set), then exchange. What `args` points to outlives the coroutine (the caller awaits
+  // it).
+  connection::awaitable<connection::outcome> attempt(std::shared_ptr<connection> conn,
+                                                     const url_parts& where,
+                                                     const proxy_endpoint* via,
+                                                     connection::exchange_args args) {
     namespace asio = boost::asio;
+    auto& t = *args.t;
     auto const connect_deadline = std::min(
-        deadline,
+        args.deadline,
         clock::now() + std::chrono::duration_cast<clock::duration>(options_.connect_timeout));
     boost::system::error_code ec;
     auto const t0 = clock::now();
@@ -252,8 +255,6 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     if (o.ec && via && o.where == stage::connect && o.ec != errc::proxy) note_proxy(o.what, *via);
     if (o.ec) co_return o;
     if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
-    connection::exchange_args const args{
-        &m, head, options_.max_header_bytes, options_.max_body_bytes, deadline, &out, &t};
     co_return co_await conn->async_exchange(args, connection::use_strand);
   }
 
@@ -382,7 +383,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     hop_state hop;
 
     response resp;
-    auto& msg = response_access::msg(resp);
+    block_ptr& got_back = response_access::block(resp);  // this hop's response
     auto& t = response_access::timings(resp);
     int attempts = 0, redirects = 0;
 
@@ -410,6 +411,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
           co_return fail(ec, "timed out waiting for the rate limit to " + where.origin);
         if (ec) co_return fail(ec, closed_.load() ? "the session is closed" : "cancelled");
       }
+      bool kept_alive = false;
       for (;;) {  // the one transparent retry after a stale keep-alive connection
         ++attempts;
         ++sent;
@@ -432,17 +434,24 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         }
         conn = std::move(got.conn);
         t.reused = !conn.fresh();
-        msg = {};
+        got_back = {};
+        connection::exchange_args const args{.req = &m,
+                                             .head = head,
+                                             .max_header = options_.max_header_bytes,
+                                             .max_body = options_.max_body_bytes,
+                                             .deadline = deadline,
+                                             .url = current,
+                                             .method = method,
+                                             .out = &got_back,
+                                             .t = &t};
         connection::outcome o;
         if (conn.fresh()) {
-          o = co_await asio::co_spawn(conn->strand(),
-                                      attempt(conn.get(), where, via, m, head, deadline, msg, t),
+          o = co_await asio::co_spawn(conn->strand(), attempt(conn.get(), where, via, args),
                                       asio::use_awaitable);
         } else {  // a kept-alive connection: straight to the exchange, no coroutine spawned
-          connection::exchange_args const args{
-              &m, head, options_.max_header_bytes, options_.max_body_bytes, deadline, &msg, &t};
           o = co_await conn->async_exchange(args, asio::use_awaitable);
         }
+        kept_alive = o.keep_alive;
         if (!o.ec) break;
         bool const retry = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
                            (o.where == stage::write || o.where == stage::read) &&
@@ -461,11 +470,11 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
 
       // Back to the pool, for as long as both sides allow.
       {
-        bool keep = options_.keep_alive && msg.keep_alive() && conn->clean();
+        bool keep = options_.keep_alive && kept_alive && conn->clean();
         auto idle = std::chrono::duration_cast<clock::duration>(options_.idle_timeout);
         if (keep) {
-          if (auto ka = msg.find(http::field::keep_alive); ka != msg.end()) {
-            if (auto n = keep_alive_timeout(ka->value())) {
+          if (auto ka = got_back->find("keep-alive")) {
+            if (auto n = keep_alive_timeout(*ka)) {
               // Leave a margin so that we never send on a connection the server is closing.
               auto server = std::chrono::duration_cast<clock::duration>(*n);
               auto margin = std::min<clock::duration>(std::chrono::seconds(1), server / 2);
@@ -477,19 +486,18 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         conn.release(keep, idle);
       }
 
-      int const status = msg.result_int();
+      int const status = got_back->status();
       // Redirects.
       if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
           options_.max_redirects > 0) {
-        auto loc = msg.find(http::field::location);
-        if (loc != msg.end()) {
+        if (auto loc = got_back->find("location")) {
           if (static_cast<std::size_t>(redirects) >= options_.max_redirects)
             co_return fail(make_error_code(errc::too_many_redirects),
                            "more than " + std::to_string(options_.max_redirects) + " redirects");
           std::string next;
-          if (resolve_location(current, loc->value(), next))
+          if (resolve_location(current, *loc, next))
             co_return fail(make_error_code(errc::redirect_refused),
-                           "redirect to an invalid Location \"" + std::string(loc->value()) + "\"");
+                           "redirect to an invalid Location \"" + std::string(*loc) + "\"");
           url_parts next_where;
           std::string why;
           if (parse_url(next, next_where, why))
@@ -525,18 +533,21 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
 
       // Transparent decompression, bounded by max_body_bytes.
       if (decompress && !head && status != 204 && status != 304) {
-        if (auto ce = msg.find(http::field::content_encoding); ce != msg.end()) {
-          bool unsupported = false;
-          if (auto ec =
-                  decode_content(ce->value(), msg.body(), options_.max_body_bytes, unsupported)) {
-            if (ec == errc::body_too_large)
-              co_return fail(ec, "decompressed body larger than max_body_bytes (" +
-                                     std::to_string(options_.max_body_bytes) + ")");
-            co_return fail(ec, "cannot decode " + std::string(ce->value()) + " body");
-          }
-          if (!unsupported) {
-            msg.erase(http::field::content_encoding);
-            msg.erase(http::field::content_length);
+        if (auto ce = got_back->find("content-encoding")) {
+          auto const coding = content_coding_of(*ce);
+          if (coding != content_coding::unsupported) {
+            std::string decoded;
+            if (auto ec =
+                    decode_content(coding, got_back->body(), options_.max_body_bytes, decoded)) {
+              if (ec == errc::body_too_large)
+                co_return fail(ec, "decompressed body larger than max_body_bytes (" +
+                                       std::to_string(options_.max_body_bytes) + ")");
+              co_return fail(ec, "cannot decode " + std::string(*ce) + " body");
+            }
+            // The body the user sees is the decoded one, and the headers say so.
+            got_back = response_builder::rebuild(
+                *got_back, coding == content_coding::identity ? got_back->body() : decoded,
+                {"content-encoding", "content-length"});
           }
         }
       }
@@ -544,8 +555,6 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       break;
     }
 
-    response_access::url(resp) = std::move(current);
-    response_access::method(resp) = std::move(method);
     response_access::attempts(resp) = attempts;
     response_access::redirects(resp) = redirects;
     t.total = clock::now() - start;
