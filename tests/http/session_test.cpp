@@ -115,6 +115,47 @@ TEST_CASE("session: a request timeout starts when the request is awaited (not wh
   });
 }
 
+TEST_CASE("session: request bodies larger than the socket's send buffer arrive whole",
+          "[session]") {
+  // A plain request is first written without waiting; what the socket cannot take at once is
+  // written asynchronously from where that stopped. 16 MiB is beyond any loopback send buffer.
+  test_server server;
+  server.route("/digest", [](exchange& x) {
+    std::uint64_t sum = 0;
+    for (unsigned char c : x.req.body()) sum = sum * 31 + c;
+    x.res.body() = std::to_string(x.req.body().size()) + " " + std::to_string(sum);
+  });
+  std::string body(16 << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>((i * 7919) >> 5);
+  std::uint64_t sum = 0;
+  for (unsigned char c : body) sum = sum * 31 + c;
+  std::string const expected = std::to_string(body.size()) + " " + std::to_string(sum);
+  run_session({.max_connections_per_host = 2}, [&](fanout::session& s) -> asio::awaitable<void> {
+    // Two workers, three requests each: on fresh and on kept-alive connections.
+    std::vector<std::string> seen;
+    std::size_t done = 0;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+    for (int w = 0; w < 2; ++w)
+      asio::co_spawn(
+          ex,
+          [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 3; ++i) {
+              fanout::request req{.method = "POST", .url = server.url("/digest"), .body = body};
+              auto r = co_await s.try_request(req);
+              seen.push_back(r ? std::string(r->body()) : r.error().message());
+            }
+          },
+          [&](std::exception_ptr) {
+            if (++done == 2) all_done.cancel();
+          });
+    boost::system::error_code ec;
+    co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    CHECK(seen == std::vector<std::string>(6, expected));
+  });
+  CHECK(server.connections() == 2);
+}
+
 TEST_CASE("session: IPv6 loopback", "[session][ipv6]") {
   test_server::options o;
   o.address = "::1";

@@ -139,6 +139,9 @@ class connection : public std::enable_shared_from_this<connection> {
     }
     if (!https_) {
       disarm();
+      // Plain requests are first written without waiting (see exchange_op): a full socket
+      // buffer must answer would_block, not block the thread.
+      tcp_->non_blocking(true, ec);
       co_return o;
     }
 
@@ -299,6 +302,15 @@ class connection : public std::enable_shared_from_this<connection> {
       // message overload of async_write does.
       c.serializer_.emplace(*c.args_.req);
       step_ = step::write;
+      if (!c.tls_ && c.tcp_->non_blocking()) {
+        // A request usually fits the socket's send buffer: written now, it spares the round
+        // through the scheduler that async_write's completion costs. Whatever stops it
+        // (would_block, or an error the asynchronous write will meet and report) leaves the
+        // serializer where it was, and async_write carries on from there.
+        boost::system::error_code ec;
+        boost::beast::http::write(*c.tcp_, *c.serializer_, ec);
+        if (!ec) return (*this)(ec);
+      }
       c.with_stream(
           [&](auto& stream) { boost::beast::http::async_write(stream, *c.serializer_, next()); });
     }
@@ -318,7 +330,7 @@ class connection : public std::enable_shared_from_this<connection> {
           });
         case step::header:
           c.args_.t->ttfb = clock::now() - c.sent_;
-          if (!ec && !c.parser_->is_done()) {
+          if (!ec && !c.parser_->is_done() && !c.parse_buffered(ec)) {
             step_ = step::body;
             return c.with_stream(
                 [&](auto& stream) { http::async_read(stream, c.buffer_, *c.parser_, next()); });
@@ -375,6 +387,24 @@ class connection : public std::enable_shared_from_this<connection> {
                                                       .body = args_.max_body,
                                                       .head = args_.head,
                                                       .body_hint = body_hint_});
+  }
+
+  // Parses the body bytes that arrived with the header. True when that ends the response (or
+  // fails it: `ec`); false when more must be read. Beast's async_read would do the same, then
+  // post its completion when no I/O was needed: a round through the scheduler per response.
+  bool parse_buffered(boost::system::error_code& ec) {
+    parser_->eager(true);
+    while (buffer_.size() != 0) {
+      auto const used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == boost::beast::http::error::need_more) {
+        ec = {};
+        return false;
+      }
+      if (ec || parser_->is_done()) return true;
+      if (used == 0) return false;
+    }
+    return false;
   }
 
   outcome write_failed(boost::system::error_code ec) {
