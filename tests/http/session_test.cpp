@@ -761,6 +761,19 @@ TEST_CASE("session: the resolver cache resolves a host once", "[session][dns]") 
   });
 }
 
+TEST_CASE("session: an IP literal is connected to without a DNS lookup", "[session][dns]") {
+  test_server server;  // server.url() names 127.0.0.1
+  run_session({.max_connections_per_host = 4}, [&](fanout::session& s) -> asio::awaitable<void> {
+    auto ok = co_await fan(s, server.url("/hello"), 40, 4);
+    CHECK(ok == 40);
+    CHECK(s.stats().dns_lookups == 0);
+    CHECK(s.stats().connections_opened == 4);
+    auto r = co_await s.get("http://localhost:" + std::to_string(server.port()) + "/hello");
+    CHECK(r.status() == 200);
+    CHECK(s.stats().dns_lookups == 1);  // a name still goes to the resolver
+  });
+}
+
 TEST_CASE("session: cancellation abandons a request promptly", "[session][cancel]") {
   test_server server;
   run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {

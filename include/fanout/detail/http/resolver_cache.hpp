@@ -17,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,16 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
                 timeout);
         },
         token, host, port, timeout);
+  }
+
+  /// The address itself when `host` is an IP literal ("127.0.0.1", "::1"): nothing to look up,
+  /// so no round through the resolver's thread (as curl and browsers do).
+  static std::optional<results_type> literal(const std::string& host, std::uint16_t port) {
+    boost::system::error_code ec;
+    auto const address = boost::asio::ip::make_address(host, ec);
+    if (ec) return std::nullopt;
+    return results_type::create(boost::asio::ip::tcp::endpoint(address, port), host,
+                                std::to_string(port));
   }
 
   /// Lookups actually sent to the system resolver.

@@ -238,11 +238,17 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
         args.deadline,
         clock::now() + std::chrono::duration_cast<clock::duration>(options_.connect_timeout));
     boost::system::error_code ec;
-    auto const t0 = clock::now();
-    auto endpoints = co_await dns_->async_resolve(
-        via ? via->host : where.host, via ? via->port : where.port, connect_deadline - clock::now(),
-        asio::redirect_error(connection::use_strand, ec));
-    t.dns += clock::now() - t0;
+    auto const& host = via ? via->host : where.host;
+    auto const port = via ? via->port : where.port;
+    resolver_cache::results_type endpoints;
+    if (auto literal = resolver_cache::literal(host, port)) {
+      endpoints = std::move(*literal);
+    } else {
+      auto const t0 = clock::now();
+      endpoints = co_await dns_->async_resolve(host, port, connect_deadline - clock::now(),
+                                               asio::redirect_error(connection::use_strand, ec));
+      t.dns += clock::now() - t0;
+    }
     if (ec) {
       connection::outcome o;
       o.where = stage::resolve;
