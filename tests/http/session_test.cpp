@@ -390,6 +390,32 @@ TEST_CASE("session: idle connections are closed after idle_timeout", "[session][
   CHECK(server.connections() == 2);
 }
 
+TEST_CASE(
+    "session: the idle sweeper follows a connection used again and again, and earlier expiries",
+    "[session][pool]") {
+  test_server server;
+  run_session({.idle_timeout = 200ms}, [&](fanout::session& s) -> asio::awaitable<void> {
+    // One connection going back and forth between the pool and requests for longer than
+    // the idle timeout: the sweep armed by the first release fires while it is in use.
+    for (int i = 0; i < 20; ++i) {
+      auto r = co_await s.get(server.url("/hello"));
+      CHECK(r.status() == 200);
+      co_await sleep_for(20ms);
+    }
+    CHECK(s.stats().connections_opened == 1);
+    co_await sleep_for(600ms);
+    CHECK(s.stats().idle_connections == 0);  // swept after the last release too
+    CHECK(s.stats().open_connections == 0);
+  });
+  run_session({.idle_timeout = 10s}, [&](fanout::session& s) -> asio::awaitable<void> {
+    co_await s.get(server.url("/hello"));        // idle until +10 s
+    co_await s.get(server.url("/keepalive/1"));  // the same connection, now until +0.5 s
+    co_await sleep_for(900ms);
+    CHECK(s.stats().idle_connections == 0);  // the earlier expiry moved the sweep
+    CHECK(s.stats().open_connections == 0);
+  });
+}
+
 TEST_CASE("session: a connection the server closed while idle is not used", "[session][pool]") {
   test_server::options o;
   o.close_after = 1;  // closes after each response, without saying so

@@ -319,8 +319,12 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
       // A view of the connection's own string: the connection outlives the call (it is kept
       // idle, or handed back in `a` to be closed).
       std::string_view origin = c->origin();
-      a = state_.release(origin, std::move(c), keep, now, now + idle_for);
-      if (keep && !sweeping_ && state_.idle_total() > 0) arm = sweeping_ = true;
+      auto const expires = now + idle_for;
+      a = state_.release(origin, std::move(c), keep, now, expires);
+      if (keep && state_.idle_total() > 0 && expires < sweep_at_) {
+        sweep_at_ = expires;
+        arm = true;
+      }
     }
     deliver(a);
     if (arm) schedule_sweep();
@@ -337,32 +341,34 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
   }
 
   // Idle connections are closed when their time is up even if no request comes, so that idle
-  // sockets do not linger. One timer per session, armed while anything is idle.
+  // sockets do not linger. One timer per session, for `sweep_at_`: a release moves it only
+  // earlier, and when it fires it moves to the earliest expiry still idle, or stops. A
+  // connection going back and forth between the pool and requests (one request at a time,
+  // say) then touches the timer once per idle timeout, not once per request.
   void schedule_sweep() {
     boost::asio::post(sweep_timer_.get_executor(), [self = shared_from_this()] {
-      clock::time_point next;
+      clock::time_point at;
       {
         std::lock_guard lock(self->mutex_);
-        next = self->state_.next_expiry();
-        if (next == clock::time_point::max() || self->state_.closed()) {
-          self->sweeping_ = false;
-          return;
-        }
+        if (self->state_.closed()) return;
+        at = self->sweep_at_;
       }
-      self->sweep_timer_.expires_at(next);
+      if (at == clock::time_point::max()) return;
+      // Moving the expiry cancels a wait for a later one: that handler sees operation_aborted.
+      self->sweep_timer_.expires_at(at);
       self->sweep_timer_.async_wait([self](boost::system::error_code ec) {
-        if (ec) {
-          std::lock_guard lock(self->mutex_);
-          self->sweeping_ = false;
-          return;
-        }
+        if (ec) return;  // moved earlier, or the pool closed
         state_type::actions a;
+        bool again = false;
         {
           std::lock_guard lock(self->mutex_);
           a = self->state_.expire(clock::now());
+          self->sweep_at_ =
+              self->state_.closed() ? clock::time_point::max() : self->state_.next_expiry();
+          again = self->sweep_at_ != clock::time_point::max();
         }
         self->deliver(a);
-        self->schedule_sweep();
+        if (again) self->schedule_sweep();
       });
     });
   }
@@ -372,7 +378,7 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
   std::mutex mutex_;
   state_type state_;
   connection* all_ = nullptr;
-  bool sweeping_ = false;
+  clock::time_point sweep_at_ = clock::time_point::max();  // the sweep timer's; max: none
   std::atomic<std::size_t> opened_{0}, reused_{0}, stale_{0};
 };
 
