@@ -11,6 +11,7 @@
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -454,8 +455,9 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         if (conn.fresh()) {
           o = co_await asio::co_spawn(conn->strand(), attempt(conn.get(), where, via, args),
                                       asio::use_awaitable);
-        } else {  // a kept-alive connection: straight to the exchange, no coroutine spawned
-          o = co_await conn->async_exchange(args, asio::use_awaitable);
+        } else {  // a kept-alive connection: straight to the exchange (deferred: no frame of its
+                  // own)
+          o = co_await conn->async_exchange(args, asio::deferred);
         }
         kept_alive = o.keep_alive;
         if (!o.ec) break;
