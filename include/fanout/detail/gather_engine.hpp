@@ -96,14 +96,6 @@ FANOUT_DECL error stop_error(stop_reason why) {
   }
 }
 
-FANOUT_DECL error error_from_exception_ptr(std::exception_ptr ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (...) {
-    return error_from_current_exception();
-  }
-}
-
 /// The engine as as_completed's stream sees it: its element type only.
 template <class T>
 class completion_source {
@@ -172,6 +164,7 @@ class gather_engine final
     co_await asio::this_coro::throw_if_cancelled(false);
     if (!self->deadline_armed_) self->arm_deadline();
     for (;;) {
+      if (self->failure_) std::rethrow_exception(std::exchange(self->failure_, nullptr));
       self->fill();
       self->skip_unstarted();
       if (auto done = self->pop_ready()) co_return done;
@@ -200,14 +193,19 @@ class gather_engine final
   }
 
  private:
-  // One running item: its cancellation signal and where its coroutine leaves the outcome.
+  // One worker: its cancellation signal and the item it runs now.
   struct child {
     asio::cancellation_signal signal;
-    std::optional<result_type> outcome;
     std::size_t index = 0;
     stop_reason reason = stop_reason::none;
     bool active = false;
   };
+
+  // Where a worker keeps its current item: a pointer to an element that stays put, or the
+  // element itself, moved out of the range.
+  using item_slot =
+      std::conditional_t<traits::by_reference, std::remove_reference_t<typename traits::reference>*,
+                         std::optional<typename traits::stored>>;
 
   bool exhausted() { return *it_ == std::ranges::end(view_); }
 
@@ -226,12 +224,20 @@ class gather_engine final
   // In input order, the reorder buffer may span at most window_ items.
   bool window_has_room() const { return !in_order() || next_index_ - next_to_yield_ < window_; }
 
-  // Starts items while slots are free.
-  void fill() {
+  // Whether an item may start now: fill() starts workers while this holds, and a worker that
+  // just delivered takes another item if it does. In completion order the outcomes not yet
+  // taken by the consumer are bounded by the cap as well: a worker whose items complete inline
+  // frees its slot at once, and without that bound would run the whole input ahead of a slow
+  // consumer.
+  bool may_start() {
     const auto cap = options_.max_concurrency;
-    while (stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap) &&
-           window_has_room())
-      spawn_next();
+    return stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap) &&
+           window_has_room() && (in_order() || cap == 0 || ready_.size() < cap);
+  }
+
+  // Starts workers while slots are free.
+  void fill() {
+    while (may_start()) spawn_worker();
   }
 
   // Once the run is stopping, items never started report the reason, a few at a time so that
@@ -258,70 +264,84 @@ class gather_engine final
     return done;
   }
 
-  void spawn_next() {
-    child& c = acquire_child();
+  // Takes the next element into `item`, as its own (an element made on the fly is moved or
+  // copied out before the iterator moves on). The item's index is assigned by begin_item().
+  void take(item_slot& item) {
+    if constexpr (traits::by_reference) {
+      item = std::addressof(**it_);
+    } else {
+      item.emplace(std::ranges::iter_move(*it_));
+    }
+    ++*it_;
+  }
+
+  void begin_item(child& c) {
     c.index = next_index_++;
     c.reason = stop_reason::none;
     c.active = true;
     ++in_flight_;
-    if constexpr (traits::by_reference && std::is_default_constructible_v<value_type>) {
-      typename traits::reference item = **it_;
-      ++*it_;
-      spawn_direct(c, item);
-      return;
-    }
-    auto on_exit = asio::bind_cancellation_slot(
-        c.signal.slot(),
-        [self = this->shared_from_this(), &c](std::exception_ptr ep) { self->finish(c, ep); });
-    if constexpr (traits::by_reference) {
-      typename traits::reference item = **it_;
-      ++*it_;
-      asio::co_spawn(*strand_, run_item<typename traits::reference>(fn_, item, c.index, c.outcome),
-                     std::move(on_exit));
-    } else {
-      typename traits::stored item(std::ranges::iter_move(*it_));
-      ++*it_;
-      asio::co_spawn(*strand_,
-                     run_item<typename traits::stored>(fn_, std::move(item), c.index, c.outcome),
-                     std::move(on_exit));
-    }
   }
 
-  // An item whose element stays put: the callable's own coroutine runs as the item, with no
-  // frame of ours around it (one allocation and one resumption less per item). co_spawn gives
-  // the handler a default-constructed value along with an exception, hence the requirement.
-  void spawn_direct(child& c, typename traits::reference item) {
-    auto self = this->shared_from_this();
-    std::optional<typename traits::awaitable_type> work;
-    try {
-      work.emplace(invoke(fn_, item, c.index));
-    } catch (...) {  // thrown by the call itself, before any awaitable existed
-      c.outcome.emplace(boost::system::in_place_error, error_from_current_exception());
-      asio::post(*strand_, [self, &c] { self->finish(c, nullptr); });
-      return;
-    }
-    asio::co_spawn(*strand_, std::move(*work),
+  // Starts a worker on the next item (taken here, synchronously, so items start in input order
+  // and only when fill() says so). The worker may run inline up to its first suspension.
+  void spawn_worker() {
+    item_slot item{};
+    take(item);
+    child& c = acquire_child();
+    begin_item(c);
+    asio::co_spawn(*strand_, work(this, c, std::move(item)),
                    asio::bind_cancellation_slot(
-                       c.signal.slot(), [self, &c](std::exception_ptr ep, auto&&... value) {
-                         if (!ep)
-                           c.outcome.emplace(boost::system::in_place_value, std::move(value)...);
-                         self->finish(c, ep);
+                       c.signal.slot(), [self = this->shared_from_this(), &c](std::exception_ptr) {
+                         self->free_.push_back(&c);
                        }));
   }
 
-  // The item's coroutine: calls the callable and turns whatever it throws into the outcome.
-  template <class Item>
-  static asio::awaitable<void> run_item(F& fn, Item item, std::size_t index,
-                                        std::optional<result_type>& outcome) {
-    try {
-      if constexpr (std::is_void_v<value_type>) {
-        co_await invoke(fn, item, index);
-        outcome.emplace();
-      } else {
-        outcome.emplace(boost::system::in_place_value, co_await invoke(fn, item, index));
+  // A worker: runs its item, delivers the outcome, and takes the next item while one may start,
+  // so a run costs a co_spawn per worker, not per item. The completion handler holds the engine
+  // for as long as this runs; it is called at the very end of the worker's entry point, and only
+  // puts the child back on the free list: the entry point has unwound before fill() can take it
+  // again (and give its signal's slot to a new worker).
+  static asio::awaitable<void> work(gather_engine* self, child& c, item_slot item) {
+    for (;;) {
+      std::optional<result_type> outcome;
+      try {
+        if constexpr (std::is_void_v<value_type>) {
+          co_await invoke(self->fn_, *item, c.index);
+          outcome.emplace();
+        } else {
+          outcome.emplace(boost::system::in_place_value,
+                          co_await invoke(self->fn_, *item, c.index));
+        }
+      } catch (...) {
+        // Thrown by the call, by its coroutine, or by our co_await itself when the worker's
+        // state was already cancelled (throw_if_cancelled): an outcome in every case.
+        outcome.emplace(boost::system::in_place_error, error_from_current_exception());
       }
-    } catch (...) {
-      outcome.emplace(boost::system::in_place_error, error_from_current_exception());
+      if constexpr (!traits::by_reference) item.reset();  // the element dies with its item
+      self->finish(c, std::move(*outcome));
+
+      // Terminal cancellation emitted into this worker stays in its state: it takes no more
+      // items (after stop() none would start anyway), and its state is reset so that the entry
+      // point's own last co_await (its post when the worker never suspended) cannot throw.
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
+        co_await asio::this_coro::reset_cancellation_state();
+        co_return;
+      }
+      if (!self->may_start()) co_return;
+      try {
+        self->take(item);
+      } catch (...) {
+        // The range itself threw: next() rethrows it, as when fill() takes the item.
+        self->failure_ = std::current_exception();
+        self->wake_->cancel();
+        co_return;
+      }
+      self->begin_item(c);
+      // Each item starts with the cancellation behaviour a fresh coroutine has, whatever the
+      // previous item's coroutine set on the worker (a filter, throw_if_cancelled).
+      co_await asio::this_coro::reset_cancellation_state();
+      co_await asio::this_coro::throw_if_cancelled(true);
     }
   }
 
@@ -333,20 +353,11 @@ class gather_engine final
       return std::invoke(fn, item);
   }
 
-  // Called by co_spawn, on the strand, from inside the item's entry point, whose cancellation
-  // state is still connected to c.signal: the child goes back to the free list, but only
-  // fill(), in next(), takes it from there, and next() resumes through the scheduler (the wake
-  // timer's completion), after the entry point has unwound.
-  void finish(child& c, std::exception_ptr ep) {
-    result_type r =
-        c.outcome ? std::move(*c.outcome)
-                  : result_type(boost::system::in_place_error,
-                                ep ? error_from_exception_ptr(ep)
-                                   : error(errc::exception, "the item ended without a result"));
-    c.outcome.reset();
+  // The worker's item has ended: record its outcome.
+  void finish(child& c, result_type r) {
+    // Inactive before stop() can run below: a worker never cancels itself.
     c.active = false;
     --in_flight_;
-    free_.push_back(&c);
     if (!r && c.reason != stop_reason::none)
       r = result_type(boost::system::in_place_error, stop_error(c.reason));
     else if (!r && options_.fail_fast)
@@ -417,9 +428,10 @@ class gather_engine final
   stop_reason stop_ = stop_reason::none;
   std::size_t window_ = 0;
   std::size_t next_to_yield_ = 0;
+  std::exception_ptr failure_;                      // the range threw in a worker
   boost::circular_buffer<completed_type> ready_;    // completion order
   std::deque<std::optional<result_type>> reorder_;  // input order, from next_to_yield_ on
-  std::vector<std::unique_ptr<child>> children_;    // at most max_concurrency of them
+  std::vector<std::unique_ptr<child>> children_;    // one per live worker, at most the cap
   std::vector<child*> free_;
 };
 
