@@ -602,3 +602,34 @@ TEST_CASE("an exception from the input range itself escapes gather") {
       run_on(1, [&](auto) { return fanout::gather(numbers, work, {.max_concurrency = 1}); }),
       std::out_of_range);
 }
+
+TEST_CASE("an unsized input whose items finish last-first fills every slot of the results") {
+  // gather writes each outcome at its index as it comes: here the vector grows past slots whose
+  // items are still running, and those are filled in later.
+  const int threads = GENERATE(1, 2);
+  INFO(describe_threads(threads));
+  struct labelled {
+    explicit labelled(int v) : value(v) {}
+    int value;
+  };
+  std::istringstream text("0 1 2 3 4 5 6 7 8 9 10 11");
+  auto numbers = std::views::istream<int>(text);
+  std::vector<int> seen(12, 0);
+  auto work = [](const int& x) -> asio::awaitable<labelled> {
+    co_await sleep_for(std::chrono::milliseconds(10 * (12 - x)));
+    if (x == 5) throw std::runtime_error("five");
+    co_return labelled(x + 100);
+  };
+  auto out = run_on(threads, [&](auto) {
+    return fanout::gather(numbers, work,
+                          {.on_result = [&](std::size_t i, const fanout::error*) { ++seen[i]; }});
+  });
+  REQUIRE(out.size() == 12);
+  for (int i = 0; i < 12; ++i) {
+    CHECK(seen[i] == 1);
+    if (i == 5)
+      CHECK(out[i].error().message() == "five");
+    else
+      CHECK(out[i]->value == i + 100);
+  }
+}

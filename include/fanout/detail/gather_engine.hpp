@@ -187,6 +187,18 @@ class gather_engine final
     }
   }
 
+  /// gather's collector: runs the whole input and completes with one result per item, in input
+  /// order. Outcomes go straight into the vector (the sink), and this coroutine is woken only
+  /// when the run is over or stopping, not once per outcome. Instead of next(), not with it.
+  static asio::awaitable<std::vector<result_type>> collect(std::shared_ptr<gather_engine> self) {
+    self->sink_ = true;
+    if (auto n = self->size_hint()) self->out_.reserve(*n);
+    // In sink mode nothing is ever ready to pop: next() returns once, when every item is in.
+    while (co_await next(self)) {
+    }
+    co_return std::move(self->out_);
+  }
+
   void cancel() override {
     if (!started()) return;
     asio::post(*strand_, [self = this->shared_from_this()] { self->stop(stop_reason::cancelled); });
@@ -232,7 +244,7 @@ class gather_engine final
   bool may_start() {
     const auto cap = options_.max_concurrency;
     return stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap) &&
-           window_has_room() && (in_order() || cap == 0 || ready_.size() < cap);
+           window_has_room() && (sink_ || in_order() || cap == 0 || ready_.size() < cap);
   }
 
   // Starts workers while slots are free.
@@ -241,10 +253,11 @@ class gather_engine final
   }
 
   // Once the run is stopping, items never started report the reason, a few at a time so that
-  // a huge remaining input is never turned into a huge buffer of errors.
+  // a huge remaining input is never turned into a huge buffer of errors (gather's vector holds
+  // them all anyway, so there they go in at once).
   void skip_unstarted() {
     while (stop_ != stop_reason::none && !exhausted() && window_has_room() &&
-           (in_order() || ready_.empty())) {
+           (sink_ || in_order() || ready_.empty())) {
       auto index = next_index_++;
       ++*it_;
       deliver(index, result_type(boost::system::in_place_error, stop_error(stop_)));
@@ -367,6 +380,12 @@ class gather_engine final
 
   void deliver(std::size_t index, result_type r) {
     report(index, r);
+    if (sink_) {
+      store(index, std::move(r));
+      // The collector has nothing to do until the run is over (or stop() woke it already).
+      if (in_flight_ == 0 && (stop_ != stop_reason::none || exhausted())) wake_->cancel();
+      return;
+    }
     if (in_order()) {
       auto slot = index - next_to_yield_;
       if (reorder_.size() <= slot) reorder_.resize(slot + 1);
@@ -377,6 +396,17 @@ class gather_engine final
       ready_.push_back(completed_type{index, std::move(r)});
     }
     wake_->cancel();
+  }
+
+  // Sink mode: the outcome goes to its place in gather's vector, which grows (with
+  // placeholders, overwritten later) when an item finishes before earlier ones.
+  void store(std::size_t index, result_type&& r) {
+    if (index < out_.size()) {
+      out_[index] = std::move(r);
+      return;
+    }
+    while (out_.size() < index) out_.emplace_back(boost::system::in_place_error);
+    out_.push_back(std::move(r));
   }
 
   void report(std::size_t index, const result_type& r) {
@@ -425,12 +455,14 @@ class gather_engine final
   std::size_t next_index_ = 0;
   std::size_t in_flight_ = 0;
   bool deadline_armed_ = false;
+  bool sink_ = false;  // gather: outcomes go to out_, nothing is yielded
   stop_reason stop_ = stop_reason::none;
   std::size_t window_ = 0;
   std::size_t next_to_yield_ = 0;
   std::exception_ptr failure_;                      // the range threw in a worker
   boost::circular_buffer<completed_type> ready_;    // completion order
   std::deque<std::optional<result_type>> reorder_;  // input order, from next_to_yield_ on
+  std::vector<result_type> out_;                    // sink mode: gather's results
   std::vector<std::unique_ptr<child>> children_;    // one per live worker, at most the cap
   std::vector<child*> free_;
 };
