@@ -428,18 +428,15 @@ class gather_engine final
     stop_ = why;
     deadline_->cancel();
     for (auto& c : children_) {
-      if (!c->active) continue;
-      c->reason = why;
-      c->signal.emit(asio::cancellation_type::terminal);
+      if (!c.active) continue;
+      c.reason = why;
+      c.signal.emit(asio::cancellation_type::terminal);
     }
     wake_->cancel();
   }
 
   child& acquire_child() {
-    if (free_.empty()) {
-      children_.push_back(std::make_unique<child>());
-      return *children_.back();
-    }
+    if (free_.empty()) return children_.emplace_back();
     child* c = free_.back();
     free_.pop_back();
     return *c;
@@ -463,7 +460,9 @@ class gather_engine final
   boost::circular_buffer<completed_type> ready_;    // completion order
   std::deque<std::optional<result_type>> reorder_;  // input order, from next_to_yield_ on
   std::vector<result_type> out_;                    // sink mode: gather's results
-  std::vector<std::unique_ptr<child>> children_;    // one per live worker, at most the cap
+  // One per live worker, at most the cap. A deque: stable addresses, allocated in blocks (with
+  // no cap there is one worker per item in flight).
+  std::deque<child> children_;
   std::vector<child*> free_;
 };
 
