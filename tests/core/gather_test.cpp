@@ -633,3 +633,23 @@ TEST_CASE("an unsized input whose items finish last-first fills every slot of th
       CHECK(out[i]->value == i + 100);
   }
 }
+
+TEST_CASE("a run of items that complete inline lets other handlers in") {
+  // A worker whose items never suspend still yields now and then, so a long run neither holds
+  // its thread nor keeps the deadline and cancel() out.
+  const int n = 10'000;
+  int ran_at = -1;  // how many items had run when the other handler did
+  int ran = 0;
+  auto work = [&](const int& x) -> asio::awaitable<int> {
+    ++ran;
+    co_return x;
+  };
+  auto out = run_on(1, [&](auto ex) -> asio::awaitable<std::vector<fanout::result<int>>> {
+    asio::post(ex, [&] { ran_at = ran; });
+    co_return co_await fanout::gather(std::views::iota(0, n), work, {.max_concurrency = 8});
+  });
+  REQUIRE(out.size() == static_cast<std::size_t>(n));
+  CHECK(*out.back() == n - 1);
+  CHECK(ran_at >= 0);
+  CHECK(ran_at < n / 10);
+}

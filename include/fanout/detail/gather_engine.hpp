@@ -219,6 +219,8 @@ class gather_engine final
       std::conditional_t<traits::by_reference, std::remove_reference_t<typename traits::reference>*,
                          std::optional<typename traits::stored>>;
 
+  static constexpr std::size_t yield_every = 64;  // items a worker takes between two yields
+
   bool exhausted() { return *it_ == std::ranges::end(view_); }
 
   void arm_deadline() {
@@ -315,20 +317,26 @@ class gather_engine final
   // puts the child back on the free list: the entry point has unwound before fill() can take it
   // again (and give its signal's slot to a new worker).
   static asio::awaitable<void> work(gather_engine* self, child& c, item_slot item) {
+    std::size_t taken = 1;
     for (;;) {
       std::optional<result_type> outcome;
-      try {
-        if constexpr (std::is_void_v<value_type>) {
-          co_await invoke(self->fn_, *item, c.index);
-          outcome.emplace();
-        } else {
-          outcome.emplace(boost::system::in_place_value,
-                          co_await invoke(self->fn_, *item, c.index));
+      if (c.reason != stop_reason::none) {
+        // Stopped while the worker yielded (below): the item reports it without running.
+        outcome.emplace(boost::system::in_place_error, stop_error(c.reason));
+      } else {
+        try {
+          if constexpr (std::is_void_v<value_type>) {
+            co_await invoke(self->fn_, *item, c.index);
+            outcome.emplace();
+          } else {
+            outcome.emplace(boost::system::in_place_value,
+                            co_await invoke(self->fn_, *item, c.index));
+          }
+        } catch (...) {
+          // Thrown by the call, by its coroutine, or by our co_await itself when the worker's
+          // state was already cancelled (throw_if_cancelled): an outcome in every case.
+          outcome.emplace(boost::system::in_place_error, error_from_current_exception());
         }
-      } catch (...) {
-        // Thrown by the call, by its coroutine, or by our co_await itself when the worker's
-        // state was already cancelled (throw_if_cancelled): an outcome in every case.
-        outcome.emplace(boost::system::in_place_error, error_from_current_exception());
       }
       if constexpr (!traits::by_reference) item.reset();  // the element dies with its item
       self->finish(c, std::move(*outcome));
@@ -355,6 +363,11 @@ class gather_engine final
       // previous item's coroutine set on the worker (a filter, throw_if_cancelled).
       co_await asio::this_coro::reset_cancellation_state();
       co_await asio::this_coro::throw_if_cancelled(true);
+      // A worker whose items complete inline would keep the strand, and its thread, for the
+      // whole input: every so often it goes through the scheduler, which lets other handlers in,
+      // and stop() (the deadline, cancel()) with them. The item is counted meanwhile, so the run
+      // cannot end under it.
+      if (++taken % yield_every == 0) co_await asio::post(asio::use_awaitable);
     }
   }
 
