@@ -653,3 +653,18 @@ TEST_CASE("a run of items that complete inline lets other handlers in") {
   CHECK(ran_at >= 0);
   CHECK(ran_at < n / 10);
 }
+
+TEST_CASE("an exception from the input range is not lost when the range carries on after it") {
+  // Element 4 throws once; items complete inline, so the worker that meets it runs inside the
+  // collector's own fill(), and the next worker takes element 4 again and finishes the input.
+  bool thrown = false;
+  auto numbers = std::views::iota(0, 10) | std::views::transform([&](int i) {
+                   if (i == 4 && !std::exchange(thrown, true)) throw std::out_of_range("once");
+                   return i;
+                 });
+  auto work = [](const int& x) -> asio::awaitable<int> { co_return x; };
+  CHECK_THROWS_AS(
+      run_on(1, [&](auto) { return fanout::gather(numbers, work, {.max_concurrency = 1}); }),
+      std::out_of_range);
+  CHECK(thrown);
+}

@@ -164,9 +164,10 @@ class gather_engine final
     co_await asio::this_coro::throw_if_cancelled(false);
     if (!self->deadline_armed_) self->arm_deadline();
     for (;;) {
-      if (self->failure_) std::rethrow_exception(std::exchange(self->failure_, nullptr));
+      self->rethrow_failure();
       self->fill();
       self->skip_unstarted();
+      self->rethrow_failure();  // a worker that ran inline in fill() may have met it
       if (auto done = self->pop_ready()) co_return done;
       if (self->exhausted() && self->in_flight_ == 0) {
         self->deadline_->cancel();
@@ -220,6 +221,11 @@ class gather_engine final
                          std::optional<typename traits::stored>>;
 
   static constexpr std::size_t yield_every = 64;  // items a worker takes between two yields
+
+  // The range threw in a worker: next() throws it, as when fill() itself takes the item.
+  void rethrow_failure() {
+    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  }
 
   bool exhausted() { return *it_ == std::ranges::end(view_); }
 
@@ -353,7 +359,7 @@ class gather_engine final
       try {
         self->take(item);
       } catch (...) {
-        // The range itself threw: next() rethrows it, as when fill() takes the item.
+        // The range itself threw: see rethrow_failure().
         self->failure_ = std::current_exception();
         self->wake_->cancel();
         co_return;
