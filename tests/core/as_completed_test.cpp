@@ -124,3 +124,25 @@ TEST_CASE("cancelling a pending next() stops the stream; the rest report cancell
   for (auto c : outcome) CHECK(c == fanout::errc::cancelled);
   CHECK(running.live == 0);
 }
+
+TEST_CASE("as_completed: a slow consumer holds back items that complete inline") {
+  const std::size_t cap = 4;
+  int started = 0;
+  auto work = [&](const int& x) -> asio::awaitable<int> {
+    ++started;
+    co_return x;
+  };
+  auto yielded = run_on(1, [&](auto) -> asio::awaitable<int> {
+    auto stream = fanout::as_completed(std::views::iota(0, 500), work, {.max_concurrency = cap});
+    int yielded = 0;
+    while (auto done = co_await stream.next()) {
+      ++yielded;
+      // Running ahead is bounded: `cap` outcomes waiting, and at most `cap` items running.
+      CHECK(started <= yielded + static_cast<int>(2 * cap));
+      co_await sleep_for(0ms);  // the consumer is slower than the items
+    }
+    co_return yielded;
+  });
+  CHECK(yielded == 500);
+  CHECK(started == 500);
+}

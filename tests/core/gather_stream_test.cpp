@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <ranges>
 #include <stdexcept>
 #include <vector>
@@ -102,4 +103,34 @@ TEST_CASE("gather_stream with fail_fast reports the rest as cancelled, in order"
   CHECK(codes[3] == "three");
   for (std::size_t i = 0; i < codes.size(); ++i)
     if (i != 3) CHECK(codes[i].find("cancelled") == 0);
+}
+
+TEST_CASE("cancel() reaches a stream whose items complete inline, between two of them") {
+  // The consumer cancels the stream from inside on_result, as another thread would: the request
+  // is posted to the strand and lands when a worker yields, so the rest report cancelled. (With
+  // a cap: with none, fill() would start every item at once, before anything else can run.)
+  std::function<void()> cancel_stream;
+  std::size_t cancelled_at = 0;
+  auto work = [](const int& x) -> asio::awaitable<int> { co_return x; };
+  auto codes = run_on(1, [&](auto) -> asio::awaitable<std::vector<bool>> {
+    auto stream = fanout::gather_stream(std::views::iota(0, 10'000), work,
+                                        {.max_concurrency = 4,
+                                         .on_result =
+                                             [&](std::size_t i, const fanout::error*) {
+                                               if (i == 100 && cancel_stream) {
+                                                 cancelled_at = i;
+                                                 cancel_stream();
+                                               }
+                                             }},
+                                        20'000);
+    cancel_stream = [&] { stream.cancel(); };
+    std::vector<bool> ok;
+    while (auto done = co_await stream.next()) ok.push_back(done->result.has_value());
+    co_return ok;
+  });
+  REQUIRE(codes.size() == 10'000);
+  CHECK(cancelled_at == 100);
+  CHECK(codes[0]);
+  CHECK(codes[100]);
+  CHECK_FALSE(codes.back());  // cut short: not every item ran
 }

@@ -387,3 +387,284 @@ TEST_CASE("gather runs on an asio::thread_pool too, results in order, cap respec
   CHECK(running.peak <= 9);
   CHECK(running.live == 0);
 }
+
+TEST_CASE("one worker runs a mix of items in sequence at cap 1: input order, on_result once each") {
+  // At cap 1 a single worker takes item after item: some complete inline, some suspend, some
+  // fail with an error code, throw from their coroutine, or throw before returning one.
+  struct mixed {
+    asio::awaitable<int> operator()(const int& x) const {
+      if (x % 5 == 1) throw std::logic_error("refused " + std::to_string(x));
+      return run(x);
+    }
+    static asio::awaitable<int> run(int x) {
+      if (x % 2 == 0) co_await sleep_for(std::chrono::milliseconds(pseudo_random(x) % 3));
+      if (x % 5 == 2) throw std::runtime_error("threw " + std::to_string(x));
+      if (x % 5 == 3) throw boost::system::system_error(asio::error::connection_reset);
+      co_return x * 7;
+    }
+  };
+  const int n = 60;
+  std::vector<int> seen(n, 0);
+  std::vector<int> failed(n, 0);
+  std::vector<std::size_t> order;
+  auto out = run_on(1, [&](auto) {
+    return fanout::gather(
+        iota_vector(n), mixed{},
+        {.max_concurrency = 1, .on_result = [&](std::size_t i, const fanout::error* e) {
+           ++seen[i];
+           if (e) ++failed[i];
+           order.push_back(i);
+         }});
+  });
+  REQUIRE(out.size() == static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    INFO("item " << i);
+    CHECK(seen[i] == 1);
+    CHECK(order[i] == static_cast<std::size_t>(i));  // at cap 1 they finish in input order too
+    switch (i % 5) {
+      case 1:
+        REQUIRE_FALSE(out[i]);
+        CHECK(out[i].error().message() == "refused " + std::to_string(i));
+        break;
+      case 2:
+        REQUIRE_FALSE(out[i]);
+        CHECK(out[i].error().message() == "threw " + std::to_string(i));
+        break;
+      case 3:
+        REQUIRE_FALSE(out[i]);
+        CHECK(out[i].error().code() == asio::error::connection_reset);
+        break;
+      default: REQUIRE(out[i]); CHECK(*out[i] == i * 7);
+    }
+    CHECK(failed[i] == (out[i] ? 0 : 1));
+  }
+}
+
+TEST_CASE("fail_fast with a cap smaller than the input: workers that moved on are cancelled") {
+  const int threads = GENERATE(1, 2);
+  INFO(describe_threads(threads));
+  live_counter running;
+  std::atomic<int> finished_late{0};
+  std::vector<int> seen(40, 0);
+  auto work = [&](const int& x) -> asio::awaitable<int> {
+    live_counter::token t(running);
+    if (x < 9) {
+      co_await sleep_for(1ms);
+      co_return x;
+    }
+    if (x == 9) {
+      co_await sleep_for(5ms);
+      throw std::runtime_error("nine");
+    }
+    co_await sleep_for(30s);  // items after 9 only start if a worker moved on before 9 failed
+    ++finished_late;
+    co_return x;
+  };
+  auto out = run_on(threads, [&](auto) -> asio::awaitable<std::vector<fanout::result<int>>> {
+    auto out = co_await fanout::gather(
+        iota_vector(40), work,
+        {.max_concurrency = 3,
+         .fail_fast = true,
+         .on_result = [&](std::size_t i, const fanout::error*) { ++seen[i]; }});
+    CHECK(running.live == 0);  // every item's coroutine ended before gather completed
+    co_return out;
+  });
+  REQUIRE(out.size() == 40);
+  for (int i = 0; i < 9; ++i) CHECK(*out[i] == i);
+  REQUIRE_FALSE(out[9]);
+  CHECK(out[9].error().message() == "nine");
+  for (int i = 10; i < 40; ++i) {
+    REQUIRE_FALSE(out[i]);
+    CHECK(out[i].error().code() == fanout::errc::cancelled);
+  }
+  for (int i = 0; i < 40; ++i) CHECK(seen[i] == 1);
+  CHECK(running.created >= 10);
+  CHECK(running.created <= 12);  // 9 and at most the two slots beside it
+  CHECK(finished_late == 0);
+}
+
+TEST_CASE("fail_fast from an item that completes inline stops its own worker at once") {
+  live_counter running;
+  auto work = [&](const int& x) -> asio::awaitable<int> {
+    live_counter::token t(running);
+    if (x == 10) throw std::runtime_error("ten");  // no suspension: fails inside its worker
+    if (x > 10) co_await sleep_for(30s);
+    co_return x;
+  };
+  auto out = run_on(1, [&](auto) {
+    return fanout::gather(iota_vector(100), work, {.max_concurrency = 3, .fail_fast = true});
+  });
+  REQUIRE(out.size() == 100);
+  for (int i = 0; i < 10; ++i) CHECK(*out[i] == i);
+  CHECK(out[10].error().message() == "ten");
+  for (int i = 11; i < 100; ++i) CHECK(out[i].error().code() == fanout::errc::cancelled);
+  CHECK(running.created == 11);  // the first worker ran 0..10 inline; nothing started after
+  CHECK(running.live == 0);
+}
+
+TEST_CASE("an item's cancellation settings do not carry over to the next item of its worker") {
+  // Item 0 turns cancellation off for itself; item 1 runs next on the same worker (cap 2, item
+  // 0 completes inline) and must still be cancelled when item 2 fails.
+  live_counter running;
+  auto work = [&](const int& x) -> asio::awaitable<int> {
+    live_counter::token t(running);
+    if (x == 0) {
+      co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+      co_await asio::this_coro::throw_if_cancelled(false);
+      co_return 0;
+    }
+    if (x == 2) {
+      co_await sleep_for(5ms);
+      throw std::runtime_error("two");
+    }
+    co_await sleep_for(30s);
+    co_return x;
+  };
+  auto out = run_on(1, [&](auto) {
+    return fanout::gather(iota_vector(3), work, {.max_concurrency = 2, .fail_fast = true});
+  });
+  REQUIRE(out.size() == 3);
+  CHECK(*out[0] == 0);
+  REQUIRE_FALSE(out[1]);
+  CHECK(out[1].error().code() == fanout::errc::cancelled);
+  CHECK(out[2].error().message() == "two");
+  CHECK(running.live == 0);
+}
+
+TEST_CASE("single-pass input at cap 2: items keep their own elements, which die with the item") {
+  const int threads = GENERATE(1, 2);
+  INFO(describe_threads(threads));
+  live_counter elements;
+  struct element {
+    std::unique_ptr<live_counter::token> alive;
+    int value;
+  };
+  auto made = std::views::iota(0, 50) | std::views::transform([&](int i) {
+                return element{std::make_unique<live_counter::token>(elements), i};
+              });
+  auto work = [](const element& e) -> asio::awaitable<int> {
+    if (e.value % 3 != 0) co_await sleep_for(std::chrono::milliseconds(pseudo_random(e.value) % 4));
+    if (e.value == 7) throw std::runtime_error("seven");
+    co_return e.value * 2;
+  };
+  auto out =
+      run_on(threads, [&](auto) { return fanout::gather(made, work, {.max_concurrency = 2}); });
+  REQUIRE(out.size() == 50);
+  for (int i = 0; i < 50; ++i) {
+    if (i == 7)
+      CHECK(out[i].error().message() == "seven");
+    else
+      CHECK(*out[i] == i * 2);
+  }
+  CHECK(elements.created == 50);
+  CHECK(elements.peak <= 2);  // an element lives while its item runs, not beyond
+  CHECK(elements.live == 0);
+}
+
+TEST_CASE("results without a default constructor at cap 1, from a vector and from a view") {
+  struct labelled {
+    explicit labelled(int v) : value(v) {}
+    int value;
+  };
+  auto work = [](const int& x) -> asio::awaitable<labelled> {
+    if (x % 2) co_await sleep_for(1ms);
+    if (x == 3) throw std::runtime_error("three");
+    co_return labelled(x * 10);
+  };
+  auto inputs = iota_vector(6);
+  auto from_vector =
+      run_on(1, [&](auto) { return fanout::gather(inputs, work, {.max_concurrency = 1}); });
+  auto from_view = run_on(1, [&](auto) {
+    return fanout::gather(std::views::iota(0, 6), work, {.max_concurrency = 1});
+  });
+  for (auto* out : {&from_vector, &from_view}) {
+    REQUIRE(out->size() == 6);
+    for (int i = 0; i < 6; ++i) {
+      if (i == 3)
+        CHECK((*out)[i].error().message() == "three");
+      else
+        CHECK((*out)[i]->value == i * 10);
+    }
+  }
+}
+
+TEST_CASE("an exception from the input range itself escapes gather") {
+  auto numbers = std::views::iota(0, 10) | std::views::transform([](int i) {
+                   if (i == 4) throw std::out_of_range("no element 4");
+                   return i;
+                 });
+  auto work = [](const int& x) -> asio::awaitable<int> {
+    co_await sleep_for(1ms);
+    co_return x;
+  };
+  // At cap 1 the worker that finished item 3 is the one that takes element 4.
+  CHECK_THROWS_AS(
+      run_on(1, [&](auto) { return fanout::gather(numbers, work, {.max_concurrency = 1}); }),
+      std::out_of_range);
+}
+
+TEST_CASE("an unsized input whose items finish last-first fills every slot of the results") {
+  // gather writes each outcome at its index as it comes: here the vector grows past slots whose
+  // items are still running, and those are filled in later.
+  const int threads = GENERATE(1, 2);
+  INFO(describe_threads(threads));
+  struct labelled {
+    explicit labelled(int v) : value(v) {}
+    int value;
+  };
+  std::istringstream text("0 1 2 3 4 5 6 7 8 9 10 11");
+  auto numbers = std::views::istream<int>(text);
+  std::vector<int> seen(12, 0);
+  auto work = [](const int& x) -> asio::awaitable<labelled> {
+    co_await sleep_for(std::chrono::milliseconds(10 * (12 - x)));
+    if (x == 5) throw std::runtime_error("five");
+    co_return labelled(x + 100);
+  };
+  auto out = run_on(threads, [&](auto) {
+    return fanout::gather(numbers, work,
+                          {.on_result = [&](std::size_t i, const fanout::error*) { ++seen[i]; }});
+  });
+  REQUIRE(out.size() == 12);
+  for (int i = 0; i < 12; ++i) {
+    CHECK(seen[i] == 1);
+    if (i == 5)
+      CHECK(out[i].error().message() == "five");
+    else
+      CHECK(out[i]->value == i + 100);
+  }
+}
+
+TEST_CASE("a run of items that complete inline lets other handlers in") {
+  // A worker whose items never suspend still yields now and then, so a long run neither holds
+  // its thread nor keeps the deadline and cancel() out.
+  const int n = 10'000;
+  int ran_at = -1;  // how many items had run when the other handler did
+  int ran = 0;
+  auto work = [&](const int& x) -> asio::awaitable<int> {
+    ++ran;
+    co_return x;
+  };
+  auto out = run_on(1, [&](auto ex) -> asio::awaitable<std::vector<fanout::result<int>>> {
+    asio::post(ex, [&] { ran_at = ran; });
+    co_return co_await fanout::gather(std::views::iota(0, n), work, {.max_concurrency = 8});
+  });
+  REQUIRE(out.size() == static_cast<std::size_t>(n));
+  CHECK(*out.back() == n - 1);
+  CHECK(ran_at >= 0);
+  CHECK(ran_at < n / 10);
+}
+
+TEST_CASE("an exception from the input range is not lost when the range carries on after it") {
+  // Element 4 throws once; items complete inline, so the worker that meets it runs inside the
+  // collector's own fill(), and the next worker takes element 4 again and finishes the input.
+  bool thrown = false;
+  auto numbers = std::views::iota(0, 10) | std::views::transform([&](int i) {
+                   if (i == 4 && !std::exchange(thrown, true)) throw std::out_of_range("once");
+                   return i;
+                 });
+  auto work = [](const int& x) -> asio::awaitable<int> { co_return x; };
+  CHECK_THROWS_AS(
+      run_on(1, [&](auto) { return fanout::gather(numbers, work, {.max_concurrency = 1}); }),
+      std::out_of_range);
+  CHECK(thrown);
+}

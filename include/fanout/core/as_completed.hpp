@@ -12,7 +12,8 @@ namespace fanout {
 /// item finishes, with the item's index: Python's `asyncio.as_completed`.
 ///
 /// Nothing runs until the first `next()`. At most `options.max_concurrency` items run at once,
-/// and items start only as `next()` is called, so a slow consumer holds back the producers.
+/// and at most as many finished outcomes wait to be taken: items start as earlier ones finish
+/// until then, so a slow consumer holds back the producers.
 /// Lifetime: an lvalue `inputs` range, and anything `fn` captures by reference, must outlive the
 /// stream; an rvalue range is moved into it.
 ///

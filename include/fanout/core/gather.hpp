@@ -52,21 +52,11 @@ namespace fanout {
 namespace detail {
 
 template <class Engine>
-asio::awaitable<std::vector<typename Engine::result_type>> collect(std::shared_ptr<Engine> engine) {
-  std::vector<typename Engine::result_type> out;
-  if (auto n = engine->size_hint()) out.reserve(*n);
-  while (auto done = co_await Engine::next(engine)) {
-    while (out.size() <= done->index) out.emplace_back(boost::system::in_place_error);
-    out[done->index] = std::move(done->result);
-  }
-  co_return out;
-}
-
-template <class Engine>
 asio::awaitable<std::vector<typename Engine::result_type>> run_gather_engine(
     std::shared_ptr<Engine> engine) {
   engine->start(co_await asio::this_coro::executor);
-  co_return co_await asio::co_spawn(engine->get_executor(), collect(engine), asio::use_awaitable);
+  co_return co_await asio::co_spawn(engine->get_executor(), Engine::collect(engine),
+                                    asio::use_awaitable);
 }
 
 }  // namespace detail

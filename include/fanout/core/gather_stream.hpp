@@ -17,8 +17,9 @@ namespace fanout {
 ///
 /// At most `options.max_concurrency` items run at once, and at most `window` items span from the
 /// oldest not yet yielded to the newest started: a slow item holds back at most `window - 1`
-/// finished ones. `window` 0 means 4 x `max_concurrency` (unbounded with no cap). Items start only
-/// as `next()` is called. Lifetimes, cancellation and threading as for `as_completed`.
+/// finished ones. `window` 0 means 4 x `max_concurrency` (unbounded with no cap). Items start from
+/// the first `next()` on, as earlier ones finish, within those bounds. Lifetimes, cancellation and
+/// threading as for `as_completed`.
 ///
 /// \code
 /// auto stream = fanout::gather_stream(lines, fetch, {.max_concurrency = 64});

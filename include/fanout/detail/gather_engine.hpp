@@ -96,14 +96,6 @@ FANOUT_DECL error stop_error(stop_reason why) {
   }
 }
 
-FANOUT_DECL error error_from_exception_ptr(std::exception_ptr ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (...) {
-    return error_from_current_exception();
-  }
-}
-
 /// The engine as as_completed's stream sees it: its element type only.
 template <class T>
 class completion_source {
@@ -172,8 +164,10 @@ class gather_engine final
     co_await asio::this_coro::throw_if_cancelled(false);
     if (!self->deadline_armed_) self->arm_deadline();
     for (;;) {
+      self->rethrow_failure();
       self->fill();
       self->skip_unstarted();
+      self->rethrow_failure();  // a worker that ran inline in fill() may have met it
       if (auto done = self->pop_ready()) co_return done;
       if (self->exhausted() && self->in_flight_ == 0) {
         self->deadline_->cancel();
@@ -194,20 +188,44 @@ class gather_engine final
     }
   }
 
+  /// gather's collector: runs the whole input and completes with one result per item, in input
+  /// order. Outcomes go straight into the vector (the sink), and this coroutine is woken only
+  /// when the run is over or stopping, not once per outcome. Instead of next(), not with it.
+  static asio::awaitable<std::vector<result_type>> collect(std::shared_ptr<gather_engine> self) {
+    self->sink_ = true;
+    if (auto n = self->size_hint()) self->out_.reserve(*n);
+    // In sink mode nothing is ever ready to pop: next() returns once, when every item is in.
+    while (co_await next(self)) {
+    }
+    co_return std::move(self->out_);
+  }
+
   void cancel() override {
     if (!started()) return;
     asio::post(*strand_, [self = this->shared_from_this()] { self->stop(stop_reason::cancelled); });
   }
 
  private:
-  // One running item: its cancellation signal and where its coroutine leaves the outcome.
+  // One worker: its cancellation signal and the item it runs now.
   struct child {
     asio::cancellation_signal signal;
-    std::optional<result_type> outcome;
     std::size_t index = 0;
     stop_reason reason = stop_reason::none;
     bool active = false;
   };
+
+  // Where a worker keeps its current item: a pointer to an element that stays put, or the
+  // element itself, moved out of the range.
+  using item_slot =
+      std::conditional_t<traits::by_reference, std::remove_reference_t<typename traits::reference>*,
+                         std::optional<typename traits::stored>>;
+
+  static constexpr std::size_t yield_every = 64;  // items a worker takes between two yields
+
+  // The range threw in a worker: next() throws it, as when fill() itself takes the item.
+  void rethrow_failure() {
+    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  }
 
   bool exhausted() { return *it_ == std::ranges::end(view_); }
 
@@ -226,19 +244,28 @@ class gather_engine final
   // In input order, the reorder buffer may span at most window_ items.
   bool window_has_room() const { return !in_order() || next_index_ - next_to_yield_ < window_; }
 
-  // Starts items while slots are free.
-  void fill() {
+  // Whether an item may start now: fill() starts workers while this holds, and a worker that
+  // just delivered takes another item if it does. In completion order the outcomes not yet
+  // taken by the consumer are bounded by the cap as well: a worker whose items complete inline
+  // frees its slot at once, and without that bound would run the whole input ahead of a slow
+  // consumer.
+  bool may_start() {
     const auto cap = options_.max_concurrency;
-    while (stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap) &&
-           window_has_room())
-      spawn_next();
+    return stop_ == stop_reason::none && !exhausted() && (cap == 0 || in_flight_ < cap) &&
+           window_has_room() && (sink_ || in_order() || cap == 0 || ready_.size() < cap);
+  }
+
+  // Starts workers while slots are free.
+  void fill() {
+    while (may_start()) spawn_worker();
   }
 
   // Once the run is stopping, items never started report the reason, a few at a time so that
-  // a huge remaining input is never turned into a huge buffer of errors.
+  // a huge remaining input is never turned into a huge buffer of errors (gather's vector holds
+  // them all anyway, so there they go in at once).
   void skip_unstarted() {
     while (stop_ != stop_reason::none && !exhausted() && window_has_room() &&
-           (in_order() || ready_.empty())) {
+           (sink_ || in_order() || ready_.empty())) {
       auto index = next_index_++;
       ++*it_;
       deliver(index, result_type(boost::system::in_place_error, stop_error(stop_)));
@@ -258,70 +285,95 @@ class gather_engine final
     return done;
   }
 
-  void spawn_next() {
-    child& c = acquire_child();
+  // Takes the next element into `item`, as its own (an element made on the fly is moved or
+  // copied out before the iterator moves on). The item's index is assigned by begin_item().
+  void take(item_slot& item) {
+    if constexpr (traits::by_reference) {
+      item = std::addressof(**it_);
+    } else {
+      item.emplace(std::ranges::iter_move(*it_));
+    }
+    ++*it_;
+  }
+
+  void begin_item(child& c) {
     c.index = next_index_++;
     c.reason = stop_reason::none;
     c.active = true;
     ++in_flight_;
-    if constexpr (traits::by_reference && std::is_default_constructible_v<value_type>) {
-      typename traits::reference item = **it_;
-      ++*it_;
-      spawn_direct(c, item);
-      return;
-    }
-    auto on_exit = asio::bind_cancellation_slot(
-        c.signal.slot(),
-        [self = this->shared_from_this(), &c](std::exception_ptr ep) { self->finish(c, ep); });
-    if constexpr (traits::by_reference) {
-      typename traits::reference item = **it_;
-      ++*it_;
-      asio::co_spawn(*strand_, run_item<typename traits::reference>(fn_, item, c.index, c.outcome),
-                     std::move(on_exit));
-    } else {
-      typename traits::stored item(std::ranges::iter_move(*it_));
-      ++*it_;
-      asio::co_spawn(*strand_,
-                     run_item<typename traits::stored>(fn_, std::move(item), c.index, c.outcome),
-                     std::move(on_exit));
-    }
   }
 
-  // An item whose element stays put: the callable's own coroutine runs as the item, with no
-  // frame of ours around it (one allocation and one resumption less per item). co_spawn gives
-  // the handler a default-constructed value along with an exception, hence the requirement.
-  void spawn_direct(child& c, typename traits::reference item) {
-    auto self = this->shared_from_this();
-    std::optional<typename traits::awaitable_type> work;
-    try {
-      work.emplace(invoke(fn_, item, c.index));
-    } catch (...) {  // thrown by the call itself, before any awaitable existed
-      c.outcome.emplace(boost::system::in_place_error, error_from_current_exception());
-      asio::post(*strand_, [self, &c] { self->finish(c, nullptr); });
-      return;
-    }
-    asio::co_spawn(*strand_, std::move(*work),
+  // Starts a worker on the next item (taken here, synchronously, so items start in input order
+  // and only when fill() says so). The worker may run inline up to its first suspension.
+  void spawn_worker() {
+    item_slot item{};
+    take(item);
+    child& c = acquire_child();
+    begin_item(c);
+    asio::co_spawn(*strand_, work(this, c, std::move(item)),
                    asio::bind_cancellation_slot(
-                       c.signal.slot(), [self, &c](std::exception_ptr ep, auto&&... value) {
-                         if (!ep)
-                           c.outcome.emplace(boost::system::in_place_value, std::move(value)...);
-                         self->finish(c, ep);
+                       c.signal.slot(), [self = this->shared_from_this(), &c](std::exception_ptr) {
+                         self->free_.push_back(&c);
                        }));
   }
 
-  // The item's coroutine: calls the callable and turns whatever it throws into the outcome.
-  template <class Item>
-  static asio::awaitable<void> run_item(F& fn, Item item, std::size_t index,
-                                        std::optional<result_type>& outcome) {
-    try {
-      if constexpr (std::is_void_v<value_type>) {
-        co_await invoke(fn, item, index);
-        outcome.emplace();
+  // A worker: runs its item, delivers the outcome, and takes the next item while one may start,
+  // so a run costs a co_spawn per worker, not per item. The completion handler holds the engine
+  // for as long as this runs; it is called at the very end of the worker's entry point, and only
+  // puts the child back on the free list: the entry point has unwound before fill() can take it
+  // again (and give its signal's slot to a new worker).
+  static asio::awaitable<void> work(gather_engine* self, child& c, item_slot item) {
+    std::size_t taken = 1;
+    for (;;) {
+      std::optional<result_type> outcome;
+      if (c.reason != stop_reason::none) {
+        // Stopped while the worker yielded (below): the item reports it without running.
+        outcome.emplace(boost::system::in_place_error, stop_error(c.reason));
       } else {
-        outcome.emplace(boost::system::in_place_value, co_await invoke(fn, item, index));
+        try {
+          if constexpr (std::is_void_v<value_type>) {
+            co_await invoke(self->fn_, *item, c.index);
+            outcome.emplace();
+          } else {
+            outcome.emplace(boost::system::in_place_value,
+                            co_await invoke(self->fn_, *item, c.index));
+          }
+        } catch (...) {
+          // Thrown by the call, by its coroutine, or by our co_await itself when the worker's
+          // state was already cancelled (throw_if_cancelled): an outcome in every case.
+          outcome.emplace(boost::system::in_place_error, error_from_current_exception());
+        }
       }
-    } catch (...) {
-      outcome.emplace(boost::system::in_place_error, error_from_current_exception());
+      if constexpr (!traits::by_reference) item.reset();  // the element dies with its item
+      self->finish(c, std::move(*outcome));
+
+      // Terminal cancellation emitted into this worker stays in its state: it takes no more
+      // items (after stop() none would start anyway), and its state is reset so that the entry
+      // point's own last co_await (its post when the worker never suspended) cannot throw.
+      auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
+        co_await asio::this_coro::reset_cancellation_state();
+        co_return;
+      }
+      if (!self->may_start()) co_return;
+      try {
+        self->take(item);
+      } catch (...) {
+        // The range itself threw: see rethrow_failure().
+        self->failure_ = std::current_exception();
+        self->wake_->cancel();
+        co_return;
+      }
+      self->begin_item(c);
+      // Each item starts with the cancellation behaviour a fresh coroutine has, whatever the
+      // previous item's coroutine set on the worker (a filter, throw_if_cancelled).
+      co_await asio::this_coro::reset_cancellation_state();
+      co_await asio::this_coro::throw_if_cancelled(true);
+      // A worker whose items complete inline would keep the strand, and its thread, for the
+      // whole input: every so often it goes through the scheduler, which lets other handlers in,
+      // and stop() (the deadline, cancel()) with them. The item is counted meanwhile, so the run
+      // cannot end under it.
+      if (++taken % yield_every == 0) co_await asio::post(asio::use_awaitable);
     }
   }
 
@@ -333,20 +385,11 @@ class gather_engine final
       return std::invoke(fn, item);
   }
 
-  // Called by co_spawn, on the strand, from inside the item's entry point, whose cancellation
-  // state is still connected to c.signal: the child goes back to the free list, but only
-  // fill(), in next(), takes it from there, and next() resumes through the scheduler (the wake
-  // timer's completion), after the entry point has unwound.
-  void finish(child& c, std::exception_ptr ep) {
-    result_type r =
-        c.outcome ? std::move(*c.outcome)
-                  : result_type(boost::system::in_place_error,
-                                ep ? error_from_exception_ptr(ep)
-                                   : error(errc::exception, "the item ended without a result"));
-    c.outcome.reset();
+  // The worker's item has ended: record its outcome.
+  void finish(child& c, result_type r) {
+    // Inactive before stop() can run below: a worker never cancels itself.
     c.active = false;
     --in_flight_;
-    free_.push_back(&c);
     if (!r && c.reason != stop_reason::none)
       r = result_type(boost::system::in_place_error, stop_error(c.reason));
     else if (!r && options_.fail_fast)
@@ -356,6 +399,12 @@ class gather_engine final
 
   void deliver(std::size_t index, result_type r) {
     report(index, r);
+    if (sink_) {
+      store(index, std::move(r));
+      // The collector has nothing to do until the run is over (or stop() woke it already).
+      if (in_flight_ == 0 && (stop_ != stop_reason::none || exhausted())) wake_->cancel();
+      return;
+    }
     if (in_order()) {
       auto slot = index - next_to_yield_;
       if (reorder_.size() <= slot) reorder_.resize(slot + 1);
@@ -366,6 +415,17 @@ class gather_engine final
       ready_.push_back(completed_type{index, std::move(r)});
     }
     wake_->cancel();
+  }
+
+  // Sink mode: the outcome goes to its place in gather's vector, which grows (with
+  // placeholders, overwritten later) when an item finishes before earlier ones.
+  void store(std::size_t index, result_type&& r) {
+    if (index < out_.size()) {
+      out_[index] = std::move(r);
+      return;
+    }
+    while (out_.size() < index) out_.emplace_back(boost::system::in_place_error);
+    out_.push_back(std::move(r));
   }
 
   void report(std::size_t index, const result_type& r) {
@@ -387,18 +447,15 @@ class gather_engine final
     stop_ = why;
     deadline_->cancel();
     for (auto& c : children_) {
-      if (!c->active) continue;
-      c->reason = why;
-      c->signal.emit(asio::cancellation_type::terminal);
+      if (!c.active) continue;
+      c.reason = why;
+      c.signal.emit(asio::cancellation_type::terminal);
     }
     wake_->cancel();
   }
 
   child& acquire_child() {
-    if (free_.empty()) {
-      children_.push_back(std::make_unique<child>());
-      return *children_.back();
-    }
+    if (free_.empty()) return children_.emplace_back();
     child* c = free_.back();
     free_.pop_back();
     return *c;
@@ -414,12 +471,17 @@ class gather_engine final
   std::size_t next_index_ = 0;
   std::size_t in_flight_ = 0;
   bool deadline_armed_ = false;
+  bool sink_ = false;  // gather: outcomes go to out_, nothing is yielded
   stop_reason stop_ = stop_reason::none;
   std::size_t window_ = 0;
   std::size_t next_to_yield_ = 0;
+  std::exception_ptr failure_;                      // the range threw in a worker
   boost::circular_buffer<completed_type> ready_;    // completion order
   std::deque<std::optional<result_type>> reorder_;  // input order, from next_to_yield_ on
-  std::vector<std::unique_ptr<child>> children_;    // at most max_concurrency of them
+  std::vector<result_type> out_;                    // sink mode: gather's results
+  // One per live worker, at most the cap. A deque: stable addresses, allocated in blocks (with
+  // no cap there is one worker per item in flight).
+  std::deque<child> children_;
   std::vector<child*> free_;
 };
 
