@@ -455,8 +455,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         if (conn.fresh()) {
           o = co_await asio::co_spawn(conn->strand(), attempt(conn.get(), where, via, args),
                                       asio::use_awaitable);
-        } else {  // a kept-alive connection: straight to the exchange (deferred: no frame of its
-                  // own)
+        } else {  // kept alive: straight to the exchange, deferred (no frame of its own)
           o = co_await conn->async_exchange(args, asio::deferred);
         }
         kept_alive = o.keep_alive;
