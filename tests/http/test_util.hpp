@@ -60,27 +60,32 @@ inline bool contains(const std::string& s, std::string_view part) {
   return s.find(part) != std::string::npos;
 }
 
-/// Runs `n` GETs of `urls[i % urls.size()]` from `workers` coroutines; counts 200s.
-inline asio::awaitable<std::size_t> fan(fanout::session& s, std::vector<std::string> urls,
-                                        std::size_t n, std::size_t workers) {
-  std::size_t next = 0, ok = 0, done = 0;
+/// Runs `body(w)` for w = 0 .. workers - 1 as concurrent coroutines on the caller's executor;
+/// completes when every one has ended.
+inline asio::awaitable<void> run_workers(std::size_t workers,
+                                         std::function<asio::awaitable<void>(std::size_t)> body) {
+  std::size_t done = 0;
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
   for (std::size_t w = 0; w < workers; ++w)
-    asio::co_spawn(
-        ex,
-        [&]() -> asio::awaitable<void> {
-          while (next < n) {
-            fanout::request req{.url = urls[next++ % urls.size()]};
-            auto r = co_await s.try_request(req);
-            if (r && r->status() == 200) ++ok;
-          }
-        },
-        [&](std::exception_ptr) {
-          if (++done == workers) all_done.cancel();
-        });
+    asio::co_spawn(ex, body(w), [&](std::exception_ptr) {
+      if (++done == workers) all_done.cancel();
+    });
   boost::system::error_code ec;
-  co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (done < workers) co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+/// Runs `n` GETs of `urls[i % urls.size()]` from `workers` coroutines; counts 200s.
+inline asio::awaitable<std::size_t> fan(fanout::session& s, std::vector<std::string> urls,
+                                        std::size_t n, std::size_t workers) {
+  std::size_t next = 0, ok = 0;
+  co_await run_workers(workers, [&](std::size_t) -> asio::awaitable<void> {
+    while (next < n) {
+      fanout::request req{.url = urls[next++ % urls.size()]};
+      auto r = co_await s.try_request(req);
+      if (r && r->status() == 200) ++ok;
+    }
+  });
   co_return ok;
 }
 

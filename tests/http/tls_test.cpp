@@ -109,23 +109,12 @@ TEST_CASE("tls: keep-alive over TLS: 300 requests with a cap of 4", "[tls][pool]
   o.max_connections_per_host = 4;
   run_session(o, [&](fanout::session& s) -> asio::awaitable<void> {
     std::size_t ok = 0;
-    auto ex = co_await asio::this_coro::executor;
-    std::size_t done = 0;
-    asio::steady_timer all(ex, asio::steady_timer::time_point::max());
-    for (int w = 0; w < 12; ++w)
-      asio::co_spawn(
-          ex,
-          [&]() -> asio::awaitable<void> {
-            for (int i = 0; i < 25; ++i) {
-              fanout::request hello{.url = server.url("/hello")};
-              if (auto r = co_await s.try_request(hello); r && r->ok()) ++ok;
-            }
-          },
-          [&](std::exception_ptr) {
-            if (++done == 12) all.cancel();
-          });
-    boost::system::error_code ec;
-    co_await all.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await run_workers(12, [&](std::size_t) -> asio::awaitable<void> {
+      for (int i = 0; i < 25; ++i) {
+        fanout::request hello{.url = server.url("/hello")};
+        if (auto r = co_await s.try_request(hello); r && r->ok()) ++ok;
+      }
+    });
     CHECK(ok == 300);
   });
   CHECK(server.connections() <= 4);

@@ -38,47 +38,11 @@ struct timings {
 /// while it lives), iterated as `fanout::header_field{name, value}`.
 class header_fields {
  public:
-  class iterator {
-   public:
-    using iterator_category = std::forward_iterator_tag;
-    using value_type = header_field;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const header_field*;
-    using reference = header_field;
-
-    iterator() = default;
-    header_field operator*() const noexcept {
-      return {std::string_view(text_, entry_->name),
-              std::string_view(text_ + entry_->name, entry_->value)};
-    }
-    iterator& operator++() noexcept {
-      text_ += entry_->name + entry_->value;
-      ++entry_;
-      return *this;
-    }
-    iterator operator++(int) noexcept {
-      auto old = *this;
-      ++*this;
-      return old;
-    }
-    friend bool operator==(const iterator& a, const iterator& b) noexcept {
-      return a.entry_ == b.entry_;
-    }
-
-   private:
-    friend class header_fields;
-    iterator(const detail::field_entry* e, const char* t) noexcept : entry_(e), text_(t) {}
-    const detail::field_entry* entry_ = nullptr;
-    const char* text_ = nullptr;
-  };
+  using iterator = detail::field_iterator;
 
   header_fields() = default;
-  iterator begin() const noexcept {
-    return b_ ? iterator(b_->fields(), b_->field_text()) : iterator();
-  }
-  iterator end() const noexcept {
-    return b_ ? iterator(b_->fields() + b_->field_count(), nullptr) : iterator();
-  }
+  iterator begin() const noexcept { return b_ ? b_->fields_begin() : iterator(); }
+  iterator end() const noexcept { return b_ ? b_->fields_end() : iterator(); }
   std::size_t size() const noexcept { return b_ ? b_->field_count() : 0; }
   bool empty() const noexcept { return size() == 0; }
   /// The value of the first field named `name` (case-insensitive), or nullopt.

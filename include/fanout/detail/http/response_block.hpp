@@ -35,6 +35,42 @@ struct field_entry {
   std::uint32_t value;
 };
 
+/// Walks a block's fields in order, as `header_field`s: the index holds sizes only, and each
+/// field's text follows the previous one's.
+class field_iterator {
+ public:
+  using iterator_category = std::forward_iterator_tag;
+  using value_type = header_field;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const header_field*;
+  using reference = header_field;
+
+  field_iterator() = default;
+  field_iterator(const field_entry* entry, const char* text) noexcept
+      : entry_(entry), text_(text) {}
+  header_field operator*() const noexcept {
+    return {std::string_view(text_, entry_->name),
+            std::string_view(text_ + entry_->name, entry_->value)};
+  }
+  field_iterator& operator++() noexcept {
+    text_ += entry_->name + entry_->value;
+    ++entry_;
+    return *this;
+  }
+  field_iterator operator++(int) noexcept {
+    auto old = *this;
+    ++*this;
+    return old;
+  }
+  friend bool operator==(const field_iterator& a, const field_iterator& b) noexcept {
+    return a.entry_ == b.entry_;
+  }
+
+ private:
+  const field_entry* entry_ = nullptr;
+  const char* text_ = nullptr;
+};
+
 /// A complete response in one heap block: status line, header fields in the order received,
 /// final URL and method, and the body.
 ///
@@ -55,20 +91,13 @@ class response_block {
   }
   std::string_view body() const noexcept { return {body_data(), body_size_}; }
   std::size_t field_count() const noexcept { return field_count_; }
-  const field_entry* fields() const noexcept {
-    return reinterpret_cast<const field_entry*>(this + 1);
-  }
-  /// Where the first field's name starts (after the reason phrase).
-  const char* field_text() const noexcept { return text() + reason_size_; }
+  field_iterator fields_begin() const noexcept { return {fields(), text() + reason_size_}; }
+  field_iterator fields_end() const noexcept { return {fields() + field_count_, nullptr}; }
 
   /// The value of the first field named `name` (case-insensitive).
   std::optional<std::string_view> find(std::string_view name) const noexcept {
-    const char* p = field_text();
-    for (std::size_t i = 0; i < field_count_; ++i) {
-      auto const& f = fields()[i];
-      if (iequals(std::string_view(p, f.name), name)) return std::string_view(p + f.name, f.value);
-      p += f.name + f.value;
-    }
+    for (auto it = fields_begin(); it != fields_end(); ++it)
+      if (auto f = *it; iequals(f.name, name)) return f.value;
     return std::nullopt;
   }
 
@@ -81,6 +110,9 @@ class response_block {
   friend class response_builder;
   response_block() = default;
 
+  const field_entry* fields() const noexcept {
+    return reinterpret_cast<const field_entry*>(this + 1);
+  }
   char* text() noexcept {
     return reinterpret_cast<char*>(this + 1) + field_count_ * sizeof(field_entry);
   }
@@ -241,14 +273,11 @@ class response_builder {
     response_builder b;
     b.begin(from.url(), from.method(), body.size());
     b.status_line(from.status(), from.reason(), from.version());
-    const char* p = from.field_text();
-    for (std::size_t i = 0; i < from.field_count(); ++i) {
-      auto const& f = from.fields()[i];
-      std::string_view name(p, f.name), value(p + f.name, f.value);
-      p += f.name + f.value;
+    for (auto it = from.fields_begin(); it != from.fields_end(); ++it) {
+      auto const f = *it;
       if (std::none_of(drop.begin(), drop.end(),
-                       [&](std::string_view d) { return iequals(d, name); }))
-        b.field(name, value);
+                       [&](std::string_view d) { return iequals(d, f.name); }))
+        b.field(f.name, f.value);
     }
     b.header_done(body.size());
     b.append_body(body);
