@@ -1,6 +1,14 @@
 # Settings for fanout's own tests, examples and benchmarks; never applied to consumers.
 
 set(FANOUT_WARNINGS -Wall -Wextra -Wpedantic -Werror)
+# GCC 12 at -O2 reports a false -Wmismatched-new-delete wherever an Asio coroutine frame (class
+# operator new, sized operator delete) is inlined: GCC PR middle-end/109224. The library's own
+# headers silence it where they create frames (http/impl/session.hpp); tests, examples and
+# benches create frames of their own (and fanout-bench pairs its counting operator new with
+# free). Clang's warning of that name is another check (new[] against delete) and stays on.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  list(APPEND FANOUT_WARNINGS -Wno-mismatched-new-delete)
+endif()
 
 # Asio, Asio.SSL and Beast compiled once into a static library: every test, example and
 # bench binary links it instead of instantiating the same heavy internals in every file.

@@ -13,7 +13,8 @@ packages=(g++ make cmake pkg-config libboost1.81-dev libboost-url1.81-dev libssl
 for profile in "${profiles[@]}"; do
   case "$profile" in
     build) ;;
-    test) packages+=(catch2 nginx-light openssl procps tinyproxy clang-14 libclang-rt-14-dev clang-tidy-14) ;;
+    test) packages+=(catch2 nginx-light openssl procps tinyproxy clang-14 libclang-rt-14-dev clang-tidy-14
+                        clang-16 libclang-rt-16-dev libc++-16-dev libc++abi-16-dev) ;;
     bench) packages+=(catch2 nginx-light openssl libnginx-mod-http-echo libcurl4-openssl-dev wrk time python3) ;;
     *) echo "setup-debian.sh: unknown profile '$profile' (build, test or bench)" >&2; exit 2 ;;
   esac

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds fanout and runs every test (ctest), installing what is missing on Debian 12 first; then
-# the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
-# multi-threaded tests under ThreadSanitizer. Any sanitizer report fails the run. Then each
-# libFuzzer harness for a bounded time (scripts/fuzz.sh) and clang-tidy on the headers
-# (scripts/tidy.sh, zero warnings).
+# Builds fanout and runs every test (ctest), installing what is missing on Debian 12 first:
+#   1. g++ 12, Release (-O2, as users build): everything, every test;
+#   2. clang-16 with libstdc++, Debug, AddressSanitizer + UndefinedBehaviorSanitizer: every test
+#      binary (so the library and its tests build warning-free with clang too);
+#   3. g++ 12, Debug, ThreadSanitizer: the core's tests and the HTTP tests on thread pools;
+#   4. clang-16 with libc++, Debug: the core's tests (they need no compiled Boost library, and
+#      Debian's Boost.URL is built against libstdc++);
+#   5. each libFuzzer harness for a bounded time (scripts/fuzz.sh), clang-tidy on the headers
+#      (scripts/tidy.sh, zero warnings).
+# Any sanitizer report fails the run. Every build is warning-free under -Werror.
 #   scripts/test.sh            build dirs: build/test (override with FANOUT_BUILD_DIR),
-#                              build/test-asan, build/test-tsan, build/fuzz, build/tidy
+#                              build/test-asan, build/test-tsan, build/test-libcxx, build/fuzz,
+#                              build/tidy
 #   FANOUT_SANITIZERS=0 scripts/test.sh    skips the two sanitizer stages (quick local runs)
 #   FANOUT_FUZZ=0, FANOUT_TIDY=0           skip the fuzzing and clang-tidy stages
 #   FANOUT_FUZZ_SECONDS=N                  fuzzing time per harness (default 30)
@@ -25,18 +31,18 @@ stage() {  # stage <name>: prints how long the previous stage took
   stage_start=$SECONDS
 }
 
-stage "normal build and tests"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DFANOUT_BUILD_TESTS=ON \
+stage "g++ Release: build and every test"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFANOUT_BUILD_TESTS=ON \
   -DFANOUT_BUILD_EXAMPLES=ON -DFANOUT_BUILD_BENCH=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
 
-# sanitized_build <dir> <flags> <targets...>: a Debug build of only the test binaries.
-sanitized_build() {
-  local dir=$1 flags=$2
-  shift 2
+# test_build <dir> <c++ compiler> <flags> <targets...>: a Debug build of only the test binaries.
+test_build() {
+  local dir=$1 cxx=$2 flags=$3
+  shift 3
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DFANOUT_BUILD_TESTS=ON \
-    -DFANOUT_BUILD_EXAMPLES=OFF -DFANOUT_BUILD_BENCH=OFF \
+    -DFANOUT_BUILD_EXAMPLES=OFF -DFANOUT_BUILD_BENCH=OFF "-DCMAKE_CXX_COMPILER=$cxx" \
     "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=$flags"
   cmake --build "$dir" -j "$jobs" --target "$@"
 }
@@ -47,25 +53,30 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 if [[ $sanitizers != 0 ]]; then
-stage "AddressSanitizer + UndefinedBehaviorSanitizer: build"
-sanitized_build "$root/build/test-asan" \
+stage "clang-16 AddressSanitizer + UndefinedBehaviorSanitizer: build"
+test_build "$root/build/test-asan" clang++-16 \
   "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   fanout_all_tests
-stage "AddressSanitizer + UndefinedBehaviorSanitizer: tests"
+stage "clang-16 AddressSanitizer + UndefinedBehaviorSanitizer: tests"
 # The consumer tests build other projects with the system compiler: nothing to sanitize.
 ctest --test-dir "$root/build/test-asan" --output-on-failure -j "$jobs" --timeout 600 -E consumer
 
-stage "ThreadSanitizer: build"
+stage "g++ ThreadSanitizer: build"
 # GCC warns that TSan does not instrument std::atomic_thread_fence; -Werror would stop there.
-sanitized_build "$root/build/test-tsan" "-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan" \
+test_build "$root/build/test-tsan" g++ "-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan" \
   fanout_core_tests fanout_http_tests
-stage "ThreadSanitizer: tests"
+stage "g++ ThreadSanitizer: tests"
 # The core's tests (gather, semaphores, run on thread pools) and the HTTP tests on thread pools.
 "$root/build/test-tsan/tests/core/fanout_core_tests"
 "$root/build/test-tsan/tests/http/fanout_http_tests" "[threads]"
 else
   stage "sanitizers skipped (FANOUT_SANITIZERS=0)"
 fi
+
+stage "clang-16 with libc++: build the core's tests"
+test_build "$root/build/test-libcxx" clang++-16 -stdlib=libc++ fanout_core_tests
+stage "clang-16 with libc++: the core's tests"
+"$root/build/test-libcxx/tests/core/fanout_core_tests"
 
 if [[ $fuzz != 0 ]]; then
   stage "fuzzing (${FANOUT_FUZZ_SECONDS:-30} s per harness)"
