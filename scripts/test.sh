@@ -3,7 +3,8 @@
 #   1. g++ 12, Release (-O2, as users build): everything, every test;
 #   2. clang-16 with libstdc++, Debug, AddressSanitizer + UndefinedBehaviorSanitizer: every test
 #      binary (so the library and its tests build warning-free with clang too);
-#   3. g++ 12, Debug, ThreadSanitizer: the core's tests and the HTTP tests on thread pools;
+#   3. g++ 12, Debug, ThreadSanitizer: the core's tests and the HTTP tests on thread pools (their
+#      own small binary, so that TSan compiles only them);
 #   4. clang-16 with libc++, Debug: the core's tests (they need no compiled Boost library, and
 #      Debian's Boost.URL is built against libstdc++);
 #   5. each libFuzzer harness for a bounded time (scripts/fuzz.sh), clang-tidy on the headers
@@ -37,12 +38,15 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFANOUT_BUILD_TESTS=ON 
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
 
-# test_build <dir> <c++ compiler> <flags> <targets...>: a Debug build of only the test binaries.
+# test_build <dir> <c compiler> <c++ compiler> <flags> <targets...>: a Debug build of only the
+# test binaries. The C compiler is named too: the link flags (-stdlib=libc++, sanitizers) also
+# reach CMake's C compiler check.
 test_build() {
-  local dir=$1 cxx=$2 flags=$3
-  shift 3
+  local dir=$1 cc=$2 cxx=$3 flags=$4
+  shift 4
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DFANOUT_BUILD_TESTS=ON \
-    -DFANOUT_BUILD_EXAMPLES=OFF -DFANOUT_BUILD_BENCH=OFF "-DCMAKE_CXX_COMPILER=$cxx" \
+    -DFANOUT_BUILD_EXAMPLES=OFF -DFANOUT_BUILD_BENCH=OFF "-DCMAKE_C_COMPILER=$cc" \
+    "-DCMAKE_CXX_COMPILER=$cxx" \
     "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=$flags"
   cmake --build "$dir" -j "$jobs" --target "$@"
 }
@@ -54,7 +58,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 if [[ $sanitizers != 0 ]]; then
 stage "clang-16 AddressSanitizer + UndefinedBehaviorSanitizer: build"
-test_build "$root/build/test-asan" clang++-16 \
+test_build "$root/build/test-asan" clang-16 clang++-16 \
   "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   fanout_all_tests
 stage "clang-16 AddressSanitizer + UndefinedBehaviorSanitizer: tests"
@@ -63,18 +67,18 @@ ctest --test-dir "$root/build/test-asan" --output-on-failure -j "$jobs" --timeou
 
 stage "g++ ThreadSanitizer: build"
 # GCC warns that TSan does not instrument std::atomic_thread_fence; -Werror would stop there.
-test_build "$root/build/test-tsan" g++ "-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan" \
-  fanout_core_tests fanout_http_tests
+test_build "$root/build/test-tsan" gcc g++ "-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan" \
+  fanout_core_tests fanout_http_threads_tests
 stage "g++ ThreadSanitizer: tests"
 # The core's tests (gather, semaphores, run on thread pools) and the HTTP tests on thread pools.
 "$root/build/test-tsan/tests/core/fanout_core_tests"
-"$root/build/test-tsan/tests/http/fanout_http_tests" "[threads]"
+"$root/build/test-tsan/tests/http/fanout_http_threads_tests"
 else
   stage "sanitizers skipped (FANOUT_SANITIZERS=0)"
 fi
 
 stage "clang-16 with libc++: build the core's tests"
-test_build "$root/build/test-libcxx" clang++-16 -stdlib=libc++ fanout_core_tests
+test_build "$root/build/test-libcxx" clang-16 clang++-16 -stdlib=libc++ fanout_core_tests
 stage "clang-16 with libc++: the core's tests"
 "$root/build/test-libcxx/tests/core/fanout_core_tests"
 

@@ -5,7 +5,6 @@
 #include "support/test_server.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -846,33 +845,6 @@ TEST_CASE("session: close() fails requests in flight and later ones", "[session]
     CHECK(later.error().code() == errc::cancelled);
     CHECK(contains(later.error().message(), "session is closed"));
   });
-}
-
-TEST_CASE("session: one session shared by coroutines on a 4-thread pool", "[session][threads]") {
-  test_server server;
-  asio::thread_pool pool(4);
-  std::atomic<std::size_t> ok{0}, done{0};
-  {
-    fanout::session s(pool.get_executor(), {.max_connections_per_host = 16});
-    constexpr std::size_t workers = 64, each = 40;
-    for (std::size_t w = 0; w < workers; ++w)
-      asio::co_spawn(
-          pool,
-          [&]() -> asio::awaitable<void> {
-            for (std::size_t i = 0; i < each; ++i) {
-              fanout::request req16{.url = server.url(i % 2 ? "/hello" : "/chunked")};
-              auto r = co_await s.try_request(req16);
-              if (r && r->ok()) ok.fetch_add(1);
-            }
-          },
-          [&](std::exception_ptr) { done.fetch_add(1); });
-    for (int i = 0; i < 600 && done.load() < workers; ++i) std::this_thread::sleep_for(100ms);
-    REQUIRE(done.load() == workers);
-    CHECK(ok.load() == workers * each);
-    CHECK(s.stats().connections_opened <= 16);
-  }
-  pool.join();
-  CHECK(server.peak_connections() <= 16);
 }
 
 TEST_CASE("session: cancelling a request that waits for a connection", "[session][cancel]") {
