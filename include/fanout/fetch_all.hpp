@@ -27,7 +27,10 @@ namespace fanout {
 /// \param inputs URLs (anything convertible to `std::string`: each is a GET), or
 ///   `fanout::request`s for other methods, headers and bodies.
 /// \param options the gather's: concurrency cap (per session, on top of the session's per-host
-///   cap), fail-fast, a deadline for the whole batch, a progress hook.
+///   cap), fail-fast, a deadline for the whole batch, a progress hook. Without a cap
+///   (`max_concurrency = 0`) the cap is the smaller of the session's `max_connections` and
+///   `max_pending_requests` (of those not 0): no more requests start than can be served or
+///   queued, so a long list to one host never fails its tail with `errc::too_many_pending`.
 /// \param session the session's options: connection caps, timeouts, TLS, redirects.
 ///
 /// \code
@@ -38,6 +41,11 @@ requires std::convertible_to<std::ranges::range_reference_t<Range>, std::string>
     std::same_as<std::remove_cvref_t<std::ranges::range_reference_t<Range>>, request>
         std::vector<result<response>> fetch_all(Range&& inputs, gather_options options = {},
                                                 session_options session = {}) {
+  if (options.max_concurrency == 0) {
+    for (std::size_t limit : {session.max_connections, session.max_pending_requests})
+      if (limit && (options.max_concurrency == 0 || limit < options.max_concurrency))
+        options.max_concurrency = limit;
+  }
   return run([&](auto executor) -> asio::awaitable<std::vector<result<response>>> {
     fanout::session http(executor, std::move(session));
     auto fetch_one = [&](const auto& input) -> asio::awaitable<response> {

@@ -8,6 +8,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <ranges>
 
 namespace asio = boost::asio;
@@ -109,4 +110,18 @@ TEST_CASE("cancel() completes every queued wait with operation_aborted; the limi
     CHECK_FALSE(later);
     CHECK(clock_type::now() - t0 >= 1500ms);
   });
+}
+
+TEST_CASE("an impossible rate is refused when the limiter is made, naming the option") {
+  asio::io_context io;
+  // 1e-12 per second is a wait of 1e12 s per token, which overflowed the timer's duration.
+  for (double rate : {-1.0, 1e-12, std::numeric_limits<double>::quiet_NaN(),
+                      std::numeric_limits<double>::infinity()}) {
+    INFO(rate);
+    CHECK_THROWS_WITH(fanout::async_rate_limiter(io.get_executor(), {.requests_per_second = rate}),
+                      Catch::Contains("rate_limit.requests_per_second"));
+  }
+  CHECK_NOTHROW(fanout::async_rate_limiter(io.get_executor(), {.requests_per_second = 0}));
+  CHECK_NOTHROW(fanout::async_rate_limiter(
+      io.get_executor(), {.requests_per_second = fanout::rate_limit::min_requests_per_second}));
 }

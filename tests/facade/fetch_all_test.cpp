@@ -71,3 +71,18 @@ TEST_CASE("fetch_all with raise_for_status and fail_fast stops the batch") {
     CHECK(rs[i].error().code() == fanout::errc::cancelled);
   }
 }
+
+TEST_CASE("fetch_all without a cap starts no more than the session can serve or queue") {
+  // 200 URLs to one host, 2 connections to it and 10 waiting at most: without a cap of its
+  // own, fetch_all used to start all 200 and the tail failed with too_many_pending.
+  test_server server;
+  std::vector<std::string> urls(200, server.url("/hello"));
+  auto rs = fanout::fetch_all(
+      urls, {}, {.max_connections_per_host = 2, .max_connections = 4, .max_pending_requests = 10});
+  REQUIRE(rs.size() == urls.size());
+  std::size_t ok = 0;
+  for (auto& r : rs)
+    if (r && r->body() == "hello world") ++ok;
+  CHECK(ok == urls.size());
+  CHECK(server.peak_connections() <= 2);
+}

@@ -12,20 +12,38 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace fanout {
 
 /// A rate: at most `requests_per_second` on average, with bursts of up to `burst` at once.
 struct rate_limit {
-  /// Tokens added per second; 0 means unlimited.
+  /// Tokens added per second; 0 means unlimited. Otherwise at least `min_requests_per_second`
+  /// (one request in about 11.6 days), finite and not negative.
   double requests_per_second = 0;
   /// The bucket's size: how many may go at once after a quiet spell (at least 1).
   std::size_t burst = 1;
+
+  /// The slowest rate: below it the wait for one token would not fit in a clock duration.
+  static constexpr double min_requests_per_second = 1e-6;
 };
+
+/// Throws `std::invalid_argument` naming `name` (the option holding `limit`) when the rate is
+/// negative, not finite, or between 0 and `rate_limit::min_requests_per_second`.
+inline void validate(const rate_limit& limit, std::string_view name = "rate_limit") {
+  double const r = limit.requests_per_second;
+  if (!std::isfinite(r) || r < 0 || (r > 0 && r < rate_limit::min_requests_per_second))
+    throw std::invalid_argument(std::string(name) + ".requests_per_second is " + std::to_string(r) +
+                                ": use 0 (unlimited) or a finite rate of at least " +
+                                std::to_string(rate_limit::min_requests_per_second));
+}
 
 /// An asynchronous token bucket: `co_await limiter.acquire()` waits until the rate allows one
 /// more. Shared by any number of coroutines, gathers or threads, like `async_semaphore` (and
@@ -49,8 +67,9 @@ class async_rate_limiter {
   using executor_type = asio::any_io_executor;
   using clock = std::chrono::steady_clock;
 
+  /// Throws `std::invalid_argument` for an impossible rate (see `validate(const rate_limit&)`).
   async_rate_limiter(executor_type ex, rate_limit limit)
-      : executor_(ex), state_(std::make_shared<state>(std::move(ex), limit)) {}
+      : executor_(ex), state_((validate(limit), std::make_shared<state>(std::move(ex), limit))) {}
 
   async_rate_limiter(const async_rate_limiter&) = delete;
   async_rate_limiter& operator=(const async_rate_limiter&) = delete;

@@ -12,9 +12,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <optional>
 #include <random>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 namespace fanout {
 
@@ -32,6 +36,19 @@ struct retry_policy {
   /// uniform in [(1 - jitter) * ceiling, ceiling].
   double jitter = 1.0;
 };
+
+/// Throws `std::invalid_argument` naming `name` (the option holding `policy`) when a backoff is
+/// negative, `max_attempts` is 0 (1 means no retry) or `jitter` is outside [0, 1].
+inline void validate(const retry_policy& policy, std::string_view name = "retry") {
+  auto fail = [&](std::string_view member, const std::string& why) {
+    throw std::invalid_argument(std::string(name) + "." + std::string(member) + " " + why);
+  };
+  if (policy.max_attempts == 0) fail("max_attempts", "is 0: 1 means one attempt, no retry");
+  if (policy.initial_backoff.count() < 0) fail("initial_backoff", "is negative");
+  if (policy.max_backoff.count() < 0) fail("max_backoff", "is negative");
+  if (!(policy.jitter >= 0 && policy.jitter <= 1))  // NaN too
+    fail("jitter", "is " + std::to_string(policy.jitter) + ", outside [0, 1]");
+}
 
 /// The wait before attempt `failures + 1`, after `failures` (>= 1) failed attempts.
 template <class Random>

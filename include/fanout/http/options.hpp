@@ -8,12 +8,20 @@
 
 #include <chrono>
 #include <cstddef>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace fanout {
 
 /// How a `fanout::session` connects, pools, limits and verifies. An aggregate: set what you
 /// need with designated initialisers in declaration order, `{.max_connections_per_host = 8}`.
+///
+/// **Zero means "no limit"** for every timeout and cap here (as for `gather_options`), with
+/// two members that are not limits: `max_redirects` counts redirects to follow (0 follows
+/// none) and `dns_cache_ttl` is how long an answer is kept (0 keeps none). Negative durations
+/// and impossible rates or retry policies are rejected: the session's constructor throws
+/// `std::invalid_argument` naming the option (`validate` below).
 struct session_options {
   /// Open connections (in use, idle or connecting) to one (scheme, host, port); requests beyond
   /// it wait, first come first served. 0 = no cap.
@@ -21,17 +29,19 @@ struct session_options {
   /// Open connections across all hosts; an idle connection to another host is closed to make
   /// room when needed. 0 = no cap.
   std::size_t max_connections = 256;
-  /// DNS resolution (when not cached), TCP connect and TLS handshake of one connection.
+  /// DNS resolution (when not cached), TCP connect and TLS handshake of one connection; 0: no
+  /// limit of its own (the request's deadline still applies).
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
   /// Everything one request does, redirects included: waiting for a connection, connecting,
-  /// sending, receiving. `request::timeout` overrides it.
+  /// sending, receiving; 0: no deadline. `request::timeout` overrides it.
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   /// An idle pooled connection is closed after this long (below the 60 s of common load
-  /// balancers, so we close first), or sooner when the server's `Keep-Alive: timeout=N` says so.
+  /// balancers, so we close first), or sooner when the server's `Keep-Alive: timeout=N` says so;
+  /// 0: only the server's `Keep-Alive` limits it.
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(50);
   /// Redirects (301, 302, 303, 307, 308) followed per request; 0 returns the 3xx response.
   std::size_t max_redirects = 10;
-  /// Largest response body accepted, after decompression too.
+  /// Largest response body accepted, after decompression too; 0: no limit.
   std::size_t max_body_bytes = std::size_t(64) << 20;
   /// Verify the server's certificate chain and host name. `false` accepts any certificate.
   bool verify_tls = true;
@@ -44,13 +54,14 @@ struct session_options {
   bool raise_for_status = false;
   /// Follow a redirect from https to http (refused with `errc::redirect_refused` by default).
   bool allow_https_downgrade = false;
-  /// Largest response header block (status line and fields).
+  /// Largest response header block (status line and fields); 0: no limit (up to 4 GiB).
   std::size_t max_header_bytes = std::size_t(64) << 10;
   /// Reuse connections; `false` sends `Connection: close` and opens one per request.
   bool keep_alive = true;
   /// Send `Accept-Encoding: gzip, deflate` and inflate such bodies transparently.
   bool decompress = true;
-  /// How long a resolved host's addresses are reused.
+  /// How long a resolved host's addresses are reused; 0: not at all (every new connection
+  /// resolves again).
   std::chrono::milliseconds dns_cache_ttl = std::chrono::seconds(10);
   /// Retries with exponential backoff and full jitter (`request::retry` overrides it). Off by
   /// default (`max_attempts = 1`). A request is repeated only when it is safe: an idempotent
@@ -88,6 +99,25 @@ struct session_options {
   /// unbounded.
   std::size_t max_pending_requests = 100'000;
 };
+
+/// Throws `std::invalid_argument` naming the first impossible option: a negative duration, a
+/// rate (`rate_limit`, `session_rate_limit`) that is negative, not finite or too slow to
+/// represent, or a `retry` policy `validate(const retry_policy&)` rejects. The session's
+/// constructor calls it; call it yourself to check a configuration early.
+inline void validate(const session_options& o) {
+  auto non_negative = [](std::chrono::milliseconds d, std::string_view name) {
+    if (d.count() < 0)
+      throw std::invalid_argument("session_options::" + std::string(name) + " is negative (" +
+                                  std::to_string(d.count()) + " ms); 0 means no limit");
+  };
+  non_negative(o.connect_timeout, "connect_timeout");
+  non_negative(o.request_timeout, "request_timeout");
+  non_negative(o.idle_timeout, "idle_timeout");
+  non_negative(o.dns_cache_ttl, "dns_cache_ttl");
+  validate(o.rate_limit, "session_options::rate_limit");
+  validate(o.session_rate_limit, "session_options::session_rate_limit");
+  validate(o.retry, "session_options::retry");
+}
 
 }  // namespace fanout
 

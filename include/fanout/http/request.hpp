@@ -30,9 +30,10 @@ struct request {
   header_list headers{};
   /// When set, the body is `json.dump()` and `Content-Type` defaults to `application/json`.
   std::optional<nlohmann::json> json{};
-  /// Deadline for the whole request (pool wait, DNS, connect, TLS, every redirect, body);
-  /// zero means the session's `request_timeout`.
-  std::chrono::milliseconds timeout{0};
+  /// Deadline for the whole request (pool wait, DNS, connect, TLS, every redirect, body), when
+  /// set: 0 means none, as in `session_options`. Unset: the session's `request_timeout`. A
+  /// negative one fails the request with `errc::invalid_request`.
+  std::optional<std::chrono::milliseconds> timeout{};
   /// The raw body, used when `json` is empty.
   std::string body{};
   /// Overrides the session's `raise_for_status` for this request when set.

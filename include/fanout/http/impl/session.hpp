@@ -23,8 +23,10 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <iomanip>
+#include <limits>
 #include <locale>
 #include <map>
 #include <memory_resource>
@@ -109,7 +111,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   session_impl(boost::asio::any_io_executor ex, session_options o)
       : ex_(ex),
-        options_(std::move(o)),
+        options_((validate(o), std::move(o))),
         tls_(options_),
         pool_(std::make_shared<connection_pool>(ex, options_)),
         dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)),
@@ -150,6 +152,16 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   boost::asio::awaitable<result_type> run(std::shared_ptr<session_impl> self, fanout::request req);
 
  private:
+  // The size limits, where 0 is none (Beast's header limit is 32-bit).
+  std::size_t max_body_bytes() const noexcept {
+    return options_.max_body_bytes ? options_.max_body_bytes
+                                   : std::numeric_limits<std::size_t>::max();
+  }
+  std::size_t max_header_bytes() const noexcept {
+    return options_.max_header_bytes ? options_.max_header_bytes
+                                     : std::numeric_limits<std::uint32_t>::max();
+  }
+
   // When a request started and when it must be over.
   struct window {
     clock::time_point start, deadline;
@@ -157,9 +169,13 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   // The window of `req` starting now: run when the request is awaited, not when it is made.
   window window_for(const fanout::request& req) const {
     auto const start = clock::now();
-    auto const timeout = req.timeout.count() > 0 ? req.timeout : options_.request_timeout;
-    if (timeout >= std::chrono::hours(24 * 365)) return {start, clock::time_point::max()};
-    return {start, start + std::chrono::duration_cast<clock::duration>(timeout)};
+    return {start, deadline_after(start, req.timeout.value_or(options_.request_timeout))};
+  }
+
+  // `now + limit`, where a limit of 0 (or one too long to matter) is none.
+  static clock::time_point deadline_after(clock::time_point now, std::chrono::milliseconds limit) {
+    if (limit.count() <= 0 || limit >= std::chrono::hours(24 * 365)) return clock::time_point::max();
+    return now + std::chrono::duration_cast<clock::duration>(limit);
   }
 
   // One attempt: every redirect hop of `req`, within `within` (the request's own window, from
@@ -173,6 +189,8 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   boost::asio::awaitable<result_type> run_retrying(std::shared_ptr<session_impl> self,
                                                    fanout::request req, retry_policy policy,
                                                    bool raise);
+  // A request refused before any I/O: `errc::invalid_request` saying why.
+  static boost::asio::awaitable<result_type> invalid(fanout::request req, std::string what);
 
   // The per-host limiter for `origin`, or null when unlimited.
   async_rate_limiter* host_limiter(const std::string& origin) {
@@ -235,9 +253,8 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
                                                      connection::exchange_args args) {
     namespace asio = boost::asio;
     auto& t = *args.t;
-    auto const connect_deadline = std::min(
-        args.deadline,
-        clock::now() + std::chrono::duration_cast<clock::duration>(options_.connect_timeout));
+    auto const connect_deadline =
+        std::min(args.deadline, deadline_after(clock::now(), options_.connect_timeout));
     boost::system::error_code ec;
     auto const& host = via ? via->host : where.host;
     auto const port = via ? via->port : where.port;
@@ -282,6 +299,17 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 // clock starts in the coroutines, when the request is awaited.
 inline boost::asio::awaitable<session::result_type> session_impl::run(
     std::shared_ptr<session_impl> self, fanout::request req) {
+  if (req.timeout && req.timeout->count() < 0)
+    return invalid(std::move(req), "request::timeout is negative (" +
+                                       std::to_string(req.timeout->count()) +
+                                       " ms); 0 means none, unset the session's");
+  if (req.retry) {
+    try {
+      validate(*req.retry, "request::retry");
+    } catch (const std::invalid_argument& e) {
+      return invalid(std::move(req), e.what());
+    }
+  }
   bool const raise = req.raise_for_status.value_or(options_.raise_for_status);
   retry_policy const policy = req.retry.value_or(options_.retry);
   bool const may_repeat =
@@ -289,6 +317,12 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(
                                   req.retry_non_idempotent.value_or(options_.retry_non_idempotent));
   if (!may_repeat) return run_once(std::move(self), std::move(req), std::nullopt, nullptr, raise);
   return run_retrying(std::move(self), std::move(req), policy, raise);
+}
+
+inline boost::asio::awaitable<session::result_type> session_impl::invalid(fanout::request req,
+                                                                         std::string what) {
+  co_return result_type(boost::system::in_place_error, make_error_code(errc::invalid_request),
+                        req.method + " " + req.url + ": " + what);
 }
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
@@ -444,8 +478,8 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         got_back = {};
         connection::exchange_args const args{.req = &m,
                                              .head = head,
-                                             .max_header = options_.max_header_bytes,
-                                             .max_body = options_.max_body_bytes,
+                                             .max_header = max_header_bytes(),
+                                             .max_body = max_body_bytes(),
                                              .deadline = deadline,
                                              .url = current,
                                              .method = method,
@@ -478,7 +512,9 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       // Back to the pool, for as long as both sides allow.
       {
         bool keep = options_.keep_alive && kept_alive && conn->clean();
-        auto idle = std::chrono::duration_cast<clock::duration>(options_.idle_timeout);
+        // No idle limit of ours (0) is a year: a pooled connection's expiry must be a time.
+        auto idle = std::chrono::duration_cast<clock::duration>(
+            options_.idle_timeout.count() > 0 ? options_.idle_timeout : std::chrono::hours(24 * 365));
         if (keep) {
           if (auto ka = got_back->find("keep-alive")) {
             if (auto n = keep_alive_timeout(*ka)) {
@@ -545,7 +581,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
           if (coding != content_coding::unsupported) {
             std::string decoded;
             if (auto ec =
-                    decode_content(coding, got_back->body(), options_.max_body_bytes, decoded)) {
+                    decode_content(coding, got_back->body(), max_body_bytes(), decoded)) {
               if (ec == errc::body_too_large)
                 co_return fail(ec, "decompressed body larger than max_body_bytes (" +
                                        std::to_string(options_.max_body_bytes) + ")");
