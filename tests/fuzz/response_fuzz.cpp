@@ -75,6 +75,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bool const head = (data[0] & 0x80) != 0;
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
 
+  // The step before the parser: a complete head lies inside the input, and a rewritten one is
+  // a whole CRLF-terminated head.
+  {
+    using fanout::detail::response_head;
+    std::string canonical;
+    auto const h = fanout::detail::scan_response_head(in, head, canonical);
+    if (h.result == response_head::state::complete) {
+      if (h.size > in.size() || h.status < 0 || h.status > 999) std::abort();
+      if (h.rewritten && (canonical.size() < 4 || !canonical.ends_with("\r\n\r\n"))) std::abort();
+    }
+  }
+
   // As connection::exchange configures it; async_read_header, then async_read (eager).
   fanout::detail::response_builder builder;
   builder.begin("http://127.0.0.1:8080/a/b?q", head ? "HEAD" : "GET", max_body);

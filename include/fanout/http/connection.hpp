@@ -5,6 +5,7 @@
 #include <fanout/detail/handler_memory.hpp>
 #include <fanout/detail/http/proxy.hpp>
 #include <fanout/detail/http/request_builder.hpp>
+#include <fanout/detail/http/response_head.hpp>
 #include <fanout/detail/http/response_reader.hpp>
 #include <fanout/detail/http/strand_executor.hpp>
 #include <fanout/http/error.hpp>
@@ -27,6 +28,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -199,18 +201,20 @@ class connection : public std::enable_shared_from_this<connection> {
   bool clean() const noexcept { return reusable_ && buffer_.size() == 0; }
 
   /// Whether an idle pooled connection still looks usable: false when the server has closed it
-  /// (or, over plain HTTP, sent bytes nobody asked for). A non-blocking peek, no I/O wait.
+  /// or sent bytes nobody asked for (they would be read as the next request's response). A
+  /// non-blocking peek, no I/O wait.
   bool alive() {
     auto& sock = socket();
-    if (!sock.is_open()) return false;
+    if (!sock.is_open() || buffer_.size() != 0) return false;
+    // Over TLS, records may wait in the stream's own input buffer, out of a peek's sight, and
+    // those on the socket may carry no data (a late session ticket, a key update): decrypt
+    // what has arrived, without waiting, and see.
+    if (tls_) return tls_idle_records_harmless();
 #if defined(__unix__) || defined(__APPLE__)
     char c;
     auto n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) return false;
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
-    // TLS may legitimately have a late session ticket pending; a close_notify there fails the
-    // request before any response byte, and the stale-connection retry covers it.
-    return tls_.has_value();
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
 #else
     boost::system::error_code ec;
     return sock.available(ec) == 0 && !ec;
@@ -240,6 +244,20 @@ class connection : public std::enable_shared_from_this<connection> {
  private:
   using serializer_type =
       boost::beast::http::request_serializer<boost::beast::http::string_body, request_fields>;
+
+  // True when the TLS records that arrived on the idle connection hold no application data
+  // and no close_notify: reading them then ends in would_block, with nothing read. (A byte
+  // read here is lost, but such a connection is dropped anyway.)
+  bool tls_idle_records_harmless() {
+    auto& sock = tls_->next_layer();
+    boost::system::error_code ec, ignored;
+    sock.non_blocking(true, ec);
+    if (ec) return false;
+    char c;
+    auto const n = tls_->read_some(boost::asio::buffer(&c, 1), ec);
+    sock.non_blocking(false, ignored);
+    return n == 0 && ec == boost::asio::error::would_block;
+  }
 
   template <class F>
   void with_stream(F&& f) {
@@ -315,7 +333,7 @@ class connection : public std::enable_shared_from_this<connection> {
           [&](auto& stream) { boost::beast::http::async_write(stream, *c.serializer_, next()); });
     }
 
-    void operator()(boost::system::error_code ec, std::size_t = 0) {
+    void operator()(boost::system::error_code ec, std::size_t n = 0) {
       namespace http = boost::beast::http;
       auto& c = *c_;
       if (!ec && c.cancelled_) ec = boost::asio::error::operation_aborted;
@@ -324,18 +342,16 @@ class connection : public std::enable_shared_from_this<connection> {
           c.serializer_.reset();
           if (ec) return finish(c.write_failed(ec));
           c.start_parser();
+          c.got_bytes_ = false;
+          c.close_after_ = false;
+          c.head_error_ = nullptr;
           step_ = step::header;
-          return c.with_stream([&](auto& stream) {
-            http::async_read_header(stream, c.buffer_, *c.parser_, next());
-          });
+          return read_head();
         case step::header:
-          c.args_.t->ttfb = clock::now() - c.sent_;
-          if (!ec && !c.parser_->is_done() && !c.parse_buffered(ec)) {
-            step_ = step::body;
-            return c.with_stream(
-                [&](auto& stream) { http::async_read(stream, c.buffer_, *c.parser_, next()); });
-          }
-          return finish(c.read_done(ec));
+          if (ec) return finish(c.read_done(c.head_read_failed(ec)));
+          c.buffer_.commit(n);
+          c.got_bytes_ = true;
+          return read_head();
         case step::body: return finish(c.read_done(ec));
       }
     }
@@ -363,6 +379,30 @@ class connection : public std::enable_shared_from_this<connection> {
 
     auto next() { return boost::asio::bind_executor(c_->strand_, std::move(*this)); }
 
+    // Parses the heads buffered (1xx ones are skipped), reading more while the final one is
+    // incomplete; then the body.
+    void read_head() {
+      namespace http = boost::beast::http;
+      auto& c = *c_;
+      boost::system::error_code ec;
+      switch (c.parse_heads(ec)) {
+        case head_step::need_more:
+          return c.with_stream([&](auto& stream) {
+            stream.async_read_some(c.buffer_.prepare(boost::beast::read_size(c.buffer_, 65536)),
+                                   next());
+          });
+        case head_step::failed: return finish(c.read_done(ec));
+        case head_step::final:
+          c.args_.t->ttfb = clock::now() - c.sent_;
+          if (!c.parser_->is_done() && !c.parse_buffered(ec)) {
+            step_ = step::body;
+            return c.with_stream(
+                [&](auto& stream) { http::async_read(stream, c.buffer_, *c.parser_, next()); });
+          }
+          return finish(c.read_done(ec));
+      }
+    }
+
     void finish(outcome o) {
       namespace asio = boost::asio;
       auto ex = asio::get_associated_executor(handler_, c_->strand_);
@@ -387,6 +427,56 @@ class connection : public std::enable_shared_from_this<connection> {
                                                       .body = args_.max_body,
                                                       .head = args_.head,
                                                       .body_hint = body_hint_});
+  }
+
+  enum class head_step : unsigned char { need_more, final, failed };
+
+  // Takes the response heads at the start of the buffer: each is checked and made canonical
+  // (scan_response_head), then parsed. A 1xx is dropped and the next head taken (RFC 9110
+  // §15.2: a client parses and skips the 1xx it did not ask for), so that the exchange ends at
+  // the final response, never before it.
+  head_step parse_heads(boost::system::error_code& ec) {
+    for (;;) {
+      std::string_view const in(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+      auto const head = scan_response_head(in, args_.head, head_scratch_);
+      if (head.result == response_head::state::invalid) {
+        head_error_ = head.error;
+        ec = make_error_code(errc::protocol);
+        return head_step::failed;
+      }
+      if (head.result == response_head::state::need_more) {
+        if (in.size() >= args_.max_header) {
+          ec = boost::beast::http::error::header_limit;
+          return head_step::failed;
+        }
+        return head_step::need_more;
+      }
+      if (head.status == 101) {
+        head_error_ = "101 Switching Protocols, but no upgrade was asked for";
+        ec = make_error_code(errc::protocol);
+        return head_step::failed;
+      }
+      std::string_view const bytes =
+          head.rewritten ? std::string_view(head_scratch_) : in.substr(0, head.size);
+      auto const used = parser_->put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+      if (!ec && (used != bytes.size() || !parser_->is_header_done()))
+        ec = boost::beast::http::error::bad_field;  // not expected after the scan
+      if (ec) return head_step::failed;
+      buffer_.consume(head.size);
+      if (head.status / 100 != 1) {
+        close_after_ = head.close_after;
+        return head_step::final;
+      }
+      start_parser();
+    }
+  }
+
+  // A read of the head failed: the end of the connection before any byte is the stale
+  // connection case; after some, a truncated response.
+  boost::system::error_code head_read_failed(boost::system::error_code ec) const noexcept {
+    if (ec != boost::asio::error::eof) return ec;
+    if (!got_bytes_ && buffer_.size() == 0) return boost::beast::http::error::end_of_stream;
+    return boost::beast::http::error::partial_message;
   }
 
   // Parses the body bytes that arrived with the header. True when that ends the response (or
@@ -421,18 +511,20 @@ class connection : public std::enable_shared_from_this<connection> {
   outcome read_done(boost::system::error_code ec) {
     disarm();
     outcome o;
-    o.got_response_bytes = parser_->got_some();
+    o.got_response_bytes = got_bytes_ || parser_->got_some();
     if (ec) {
       o.where = stage::read;
       o.raw = timed_out(ec);
       o.ec = classify(o.raw, stage::read, X509_V_OK, o.what);
+      if (head_error_) o.what = std::string("invalid HTTP response: ") + head_error_;
       parser_.reset();
       builder_.discard();
       tls_clean_ = false;
       return o;
     }
-    // A body delimited by the end of the connection leaves nothing to reuse.
-    reusable_ = !parser_->need_eof();
+    // A body delimited by the end of the connection leaves nothing to reuse; nor does framing
+    // that the server may not mean as we read it (Transfer-Encoding with Content-Length).
+    reusable_ = !parser_->need_eof() && !close_after_;
     o.keep_alive = parser_->keep_alive();
     parser_.reset();
     *args_.out = builder_.finish();
@@ -508,6 +600,10 @@ class connection : public std::enable_shared_from_this<connection> {
   bool timed_out_ = false;
   std::size_t body_hint_ = 0;  // the last body's size, for the next one of unknown length
   boost::beast::flat_buffer buffer_;
+  std::string head_scratch_;          // a head rewritten for the parser (scan_response_head)
+  const char* head_error_ = nullptr;  // why the head was refused, when it was
+  bool got_bytes_ = false;            // some response bytes arrived in this exchange
+  bool close_after_ = false;          // the framing forbids another exchange
   exchange_args args_{};
   clock::time_point sent_;
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
