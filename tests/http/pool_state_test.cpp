@@ -437,3 +437,61 @@ TEST_CASE("pool: per-host queues decide as the single arrival-ordered list did",
     compare_with_reference(3, 100, 8, 4, seed * 31, 2000);
   }
 }
+
+TEST_CASE("pool: out of descriptors, the total cap drops to the connections open", "[pool][fd]") {
+  state s(10, 100);
+  for (int i = 0; i < 4; ++i) REQUIRE(s.acquire("a", t0).what == kind::open);
+  // The fourth could not open a socket: three others are open, so it waits for one of them.
+  state::actions a;
+  REQUIRE(s.out_of_descriptors("a", a));
+  CHECK(a.empty());
+  CHECK(s.open_total() == 3);
+  CHECK(s.total_cap() == 3);
+  REQUIRE(s.acquire("a", t0).what == kind::wait);
+  s.enqueue("a", 1);
+  REQUIRE(s.acquire("b", t0).what == kind::wait);
+  s.enqueue("b", 2);
+  // A kept connection goes to the first waiter; a closed one's slot too.
+  auto kept = s.release("a", 10, true, t0, t0 + 50s);
+  REQUIRE(kept.grants.size() == 1);
+  CHECK(kept.grants[0].waiter == 1);
+  CHECK(kept.grants[0].what == kind::reuse);
+  auto closed = s.release("a", 10, false, t0, t0);
+  REQUIRE(closed.grants.size() == 1);
+  CHECK(closed.grants[0].waiter == 2);
+  CHECK(closed.grants[0].what == kind::open);
+  // b's connection opened at the cap: the cap rises by one, for the next request.
+  CHECK(s.connected().empty());
+  CHECK(s.total_cap() == 4);
+  CHECK(s.acquire("c", t0).what == kind::open);
+  CHECK(s.acquire("c", t0).what == kind::wait);
+}
+
+TEST_CASE("pool: out of descriptors with nothing else open, the request fails", "[pool][fd]") {
+  state s(10, 100);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  REQUIRE(s.acquire("a", t0).what == kind::open);
+  state::actions a;
+  REQUIRE(s.out_of_descriptors("a", a));  // the other may still open, and free one later
+  state::actions b;
+  CHECK_FALSE(s.out_of_descriptors("a", b));  // the last one: nothing can free a descriptor
+  CHECK(s.open_total() == 1);                 // unchanged: the caller discards it
+  // Waiters then try one at a time, not all at once.
+  REQUIRE(s.acquire("a", t0).what == kind::wait);
+  s.enqueue("a", 1);
+  REQUIRE(s.acquire("a", t0).what == kind::wait);
+  s.enqueue("a", 2);
+  auto d = s.discard("a");
+  REQUIRE(d.grants.size() == 1);
+  CHECK(d.grants[0].waiter == 1);
+  // Connections that open at the cap lift it step by step, to none beyond max_total.
+  auto first = s.connected();
+  REQUIRE(first.grants.size() == 1);
+  CHECK(first.grants[0].waiter == 2);
+  CHECK(s.connected().empty());
+  CHECK(s.total_cap() == 3);
+  for (int i = 0; i < 150; ++i)
+    if (s.acquire("h" + std::to_string(i), t0).what == kind::open) s.connected();
+  CHECK(s.total_cap() == 100);
+  CHECK(s.open_total() == 100);
+}

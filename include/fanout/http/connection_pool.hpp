@@ -58,6 +58,11 @@ class pooled_connection {
   void release(bool keep, connection::clock::duration idle_for);
   /// Closes the connection and frees its slot.
   void reset() noexcept;
+  /// The new connection could not open a socket for lack of file descriptors. True when other
+  /// connections of the session are open: the slot is freed, the pool's total cap lowered to
+  /// them (until connections open again), and the request should ask for a connection again,
+  /// waiting for one of them. False, the connection still held, when none is.
+  bool out_of_descriptors();
 
  private:
   std::shared_ptr<connection_pool> pool_;
@@ -156,6 +161,19 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
     });
   }
 
+  /// A new connection's socket connected: counted in `connections_opened`, and it may raise
+  /// a total cap that a lack of descriptors lowered.
+  void connected() {
+    opened_.fetch_add(1, std::memory_order_relaxed);
+    state_type::actions a;
+    {
+      std::lock_guard lock(mutex_);
+      a = state_.connected();
+    }
+    deliver(a);
+  }
+
+  /// Connections whose socket connected (not attempts).
   std::size_t connections_opened() const noexcept { return opened_.load(); }
   std::size_t connections_reused() const noexcept { return reused_.load(); }
   std::size_t stale_detected() const noexcept { return stale_.load(); }
@@ -218,7 +236,6 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
       return acquired{{}, pooled_connection(shared_from_this(), std::move(conn), false)};
     }
     auto fresh_conn = make_connection(where);
-    opened_.fetch_add(1, std::memory_order_relaxed);
     return acquired{{}, pooled_connection(shared_from_this(), std::move(fresh_conn), true)};
   }
 
@@ -348,6 +365,17 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
     if (arm) schedule_sweep();
   }
 
+  bool out_of_descriptors(std::shared_ptr<connection>& c) {
+    state_type::actions a;
+    {
+      std::lock_guard lock(mutex_);
+      if (!state_.out_of_descriptors(c->origin(), a)) return false;
+    }
+    a.close.push_back(std::move(c));
+    deliver(a);
+    return true;
+  }
+
   void discard(std::shared_ptr<connection> c) {
     state_type::actions a;
     {
@@ -412,6 +440,19 @@ inline void pooled_connection::reset() noexcept {
   auto pool = std::move(pool_);
   pool->discard(std::move(conn_));
   conn_.reset();
+}
+
+inline bool pooled_connection::out_of_descriptors() {
+  if (!conn_ || !pool_->out_of_descriptors(conn_)) return false;
+  pool_.reset();
+  conn_.reset();
+  return true;
+}
+
+/// True for the codes of a process (EMFILE) or system (ENFILE) out of file descriptors.
+inline bool is_out_of_descriptors(const boost::system::error_code& ec) noexcept {
+  return ec == boost::system::errc::too_many_files_open ||
+         ec == boost::system::errc::too_many_files_open_in_system;
 }
 
 }  // namespace fanout::detail

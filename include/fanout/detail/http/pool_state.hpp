@@ -36,6 +36,11 @@ namespace fanout::detail {
 /// - A `fresh` request (the retry after a stale connection) never reuses an idle connection; it
 ///   may evict one of its own host's idle connections to get a slot.
 ///
+/// - When a new connection cannot get a file descriptor (EMFILE), the total cap drops to the
+///   connections open besides it (`out_of_descriptors`): requests then wait for one of them
+///   instead of failing the same way; each connection that opens at that cap raises it by one
+///   (`connected`), probing for descriptors freed elsewhere.
+///
 /// Not thread-safe: the session guards it with a mutex.
 template <class Conn, class Waiter>
 class pool_state {
@@ -157,6 +162,36 @@ class pool_state {
     return a;
   }
 
+  /// A new connection of `host` could not open a socket for lack of file descriptors. When
+  /// other connections are open, one of them closing (or going idle) is what frees one: the
+  /// total cap drops to their number, the slot is freed, and the caller queues the request
+  /// again (true). False, changing nothing, when no other connection is open: nothing can
+  /// free a descriptor, and the request fails. Then the cap drops to one, so that the waiters
+  /// try (and fail, or open) one at a time rather than all at once.
+  bool out_of_descriptors(std::string_view host, actions& a) {
+    if (open_total_ <= 1) {
+      limit_ = 1;
+      return false;
+    }
+    host_entry& h = entry(host);
+    limit_ = open_total_ - 1;
+    free_slot(h);
+    serve(a);
+    maybe_erase(h);
+    return true;
+  }
+
+  /// A new connection opened (its socket connected). At a cap that a lack of descriptors set,
+  /// raises it by one for the next waiter; past `max_total`, the cap is gone.
+  actions connected() {
+    actions a;
+    if (limit_ != std::size_t(-1) && open_total_ >= limit_) {
+      if (++limit_ >= max_total_) limit_ = std::size_t(-1);
+      serve(a);
+    }
+    return a;
+  }
+
   /// Idle connections whose time is up, to be closed; freed slots go to waiters.
   actions expire(time_point now) {
     actions a;
@@ -220,6 +255,8 @@ class pool_state {
     return it == hosts_.end() ? 0 : it->second.idle.size();
   }
   std::size_t hosts() const noexcept { return hosts_.size(); }
+  /// The total cap in force: `max_total`, or lower after `out_of_descriptors`.
+  std::size_t total_cap() const noexcept { return std::min(max_total_, limit_); }
 
  private:
   // Who waits is kept so that every event costs O(log hosts), however many wait: each host
@@ -366,7 +403,7 @@ class pool_state {
       if (!fresh || h.idle.empty()) return false;
       evict_from(h, evicted);
     }
-    if (open_total_ >= max_total_) {
+    if (open_total_ >= total_cap()) {
       host_entry* victim = fresh && !h.idle.empty() ? &h : idle_hosts_.first;
       if (!victim) return false;
       evict_from(*victim, evicted);
@@ -380,7 +417,7 @@ class pool_state {
   // Gives freed slots to waiters, first come first served: the first waiter of the first
   // host in `ready_`, while the total cap leaves room (or an idle connection to evict).
   void serve(actions& a) {
-    while (!ready_.empty() && (open_total_ < max_total_ || idle_total_ > 0)) {
+    while (!ready_.empty() && (open_total_ < total_cap() || idle_total_ > 0)) {
       host_entry& h = *ready_.begin()->second;
       bool const fresh = h.waiters.front().fresh;
       if (!try_reserve(h, fresh, a.close)) break;  // closed
@@ -399,6 +436,7 @@ class pool_state {
   std::size_t open_total_ = 0;
   std::size_t idle_total_ = 0;
   std::size_t waiting_ = 0;
+  std::size_t limit_ = std::size_t(-1);  // the total cap for lack of descriptors; -1: none
   std::uint64_t next_seq_ = 0;
   bool closed_ = false;
   std::unordered_map<std::string, host_entry, string_hash, std::equal_to<>> hosts_;
