@@ -50,7 +50,9 @@ std::string quote(const std::string& s) {
 }
 
 /// Runs fanout-fetch with `args` (and `input` on its standard input) and collects its output.
-run_result fetch(const std::vector<std::string>& args, const std::string& input = "") {
+/// `shell_prefix`, when given, runs first in the same bash (`ulimit -n 256`, say).
+run_result fetch(const std::vector<std::string>& args, const std::string& input = "",
+                 const std::string& shell_prefix = "") {
   static int counter = 0;
   fs::path dir = fs::temp_directory_path() / ("fanout-fetch-test-" + std::to_string(::getpid()) +
                                               "-" + std::to_string(++counter));
@@ -60,6 +62,7 @@ run_result fetch(const std::vector<std::string>& args, const std::string& input 
   for (auto& a : args) cmd += " " + quote(a);
   cmd += " < " + quote((dir / "in").string()) + " > " + quote((dir / "out").string()) + " 2> " +
          quote((dir / "err").string());
+  if (!shell_prefix.empty()) cmd = "bash -c " + quote(shell_prefix + " && exec " + cmd);
   int status = std::system(cmd.c_str());
   run_result r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -185,6 +188,36 @@ TEST_CASE("fanout-fetch -o summary counts statuses, errors and connections") {
   CHECK(r.out.find("  error connection_refused: 1\n") != std::string::npos);
   CHECK(r.out.find("latency ms: p50 ") != std::string::npos);
   CHECK(r.out.find("connections opened: ") != std::string::npos);
+}
+
+// A number after `label` in `text`, or -1.
+long number_after(const std::string& text, const std::string& label) {
+  auto at = text.find(label);
+  if (at == std::string::npos) return -1;
+  return std::strtol(text.c_str() + at + label.size(), nullptr, 10);
+}
+
+TEST_CASE("fanout-fetch with fewer file descriptors than requests in flight waits for them") {
+  // 600 requests in flight need 600 sockets; the soft and hard limits are both 256, so
+  // raising the soft one cannot help. Requests that find no descriptor wait for a connection
+  // of the session to come back, and every one gets its answer. The server runs in this
+  // process, whose limit is not lowered.
+  test_server server;
+  std::string input;
+  for (int i = 0; i < 1000; ++i) input += server.url("/delay/20") + "\n";
+  auto r = fetch({"-c", "600", "-o", "summary", "-i", "-"}, input, "ulimit -n 256");
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("requests: 1000 in ") == 0);
+  CHECK(r.out.find(", 0 errors\n") != std::string::npos);
+  CHECK(r.out.find("  status 200: 1000\n") != std::string::npos);
+  CHECK(server.requests() == 1000);
+  // Connections that opened, not attempts: as many as the server accepted, under the limit.
+  auto const opened = number_after(r.out, "connections opened: ");
+  CHECK(opened == static_cast<long>(server.connections()));
+  CHECK(opened > 0);
+  CHECK(opened < 256);
+  CHECK(server.peak_connections() < 256);
 }
 
 TEST_CASE("fanout-fetch rejects bad usage with exit status 2 and says why") {

@@ -115,7 +115,17 @@ class connection : public std::enable_shared_from_this<connection> {
     boost::system::error_code ec;
     auto t0 = clock::now();
     arm(deadline);
-    co_await asio::async_connect(*tcp_, endpoints, asio::redirect_error(use_strand, ec));
+    // The endpoints in turn, as asio::async_connect does, but opening each socket here: it
+    // reports a socket that could not be opened (EMFILE) as operation_aborted, which the
+    // session must tell from a cancellation.
+    ec = asio::error::not_found;  // no endpoint, as async_connect says
+    for (auto const& e : endpoints) {
+      tcp_->close(ec);
+      tcp_->open(e.endpoint().protocol(), ec);
+      if (ec) break;  // out of descriptors, say: another endpoint would fare no better
+      co_await tcp_->async_connect(e.endpoint(), asio::redirect_error(use_strand, ec));
+      if (!ec || ec == asio::error::operation_aborted) break;  // connected, timed out, cancelled
+    }
     auto t1 = clock::now();
     t.connect += t1 - t0;
     if (ec) {

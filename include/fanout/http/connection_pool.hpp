@@ -58,6 +58,11 @@ class pooled_connection {
   void release(bool keep, connection::clock::duration idle_for);
   /// Closes the connection and frees its slot.
   void reset() noexcept;
+  /// The new connection could not open a socket for lack of file descriptors. True when other
+  /// connections of the session are open: the slot is freed, the pool's total cap lowered to
+  /// them (until connections open again), and the request should ask for a connection again,
+  /// waiting for one of them. False, the connection still held, when none is.
+  bool out_of_descriptors();
 
  private:
   std::shared_ptr<connection_pool> pool_;
@@ -96,38 +101,36 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
 
   /// Checks out a connection to `where` if that needs no waiting: a live idle one (LIFO) unless
   /// `fresh`, else a new one (not yet connected: `conn.fresh()`). When the caps are reached,
-  /// queues a waiter (FIFO, until `deadline`) for `acquire`. Not a coroutine: the usual case
-  /// costs no frame.
+  /// returns a waiter for `acquire`, which queues it (FIFO, until `deadline`). Not a coroutine:
+  /// the usual case costs no frame.
   first_step try_acquire(const url_parts& where, bool fresh, clock::time_point deadline) {
     for (;;) {
       typename state_type::acquire_result r;
-      std::shared_ptr<waiter> w;
       {
         std::lock_guard lock(mutex_);
         if (state_.closed()) return {acquired{make_error_code(errc::cancelled), {}}, nullptr};
         r = state_.acquire(where.origin, clock::now(), fresh);
-        if (r.what == state_type::kind::wait) {
-          w = std::make_shared<waiter>(ex_, deadline);
-          state_.enqueue(where.origin, w, fresh);
-        }
       }
       close_later(r.side.close);
       if (r.what == state_type::kind::full)
         return {acquired{make_error_code(errc::too_many_pending), {}}, nullptr};
-      if (w) return {std::nullopt, std::move(w)};
+      // Not queued yet: `acquire` queues it when it starts to wait, so that a caller cancelled
+      // before then (its co_await throws at once) leaves nothing behind in the queue.
+      if (r.what == state_type::kind::wait)
+        return {std::nullopt, std::make_shared<waiter>(ex_, deadline)};
       if (auto got = take(where, r.what, std::move(r.conn))) return {std::move(got), nullptr};
     }
   }
 
-  /// Waits for the waiter `try_acquire` queued, then checks the connection out as it does.
-  /// Runs on the caller's executor; cancelling the caller abandons the wait.
+  /// Queues the waiter `try_acquire` returned and waits, then checks the connection out as it
+  /// does. Runs on the caller's executor; cancelling the caller abandons the wait.
   boost::asio::awaitable<acquired> acquire(std::shared_ptr<waiter> w, const url_parts& where,
                                            bool fresh, clock::time_point deadline,
                                            clock::duration& waited) {
     for (;;) {
       auto const t0 = clock::now();
-      auto [ec, what, conn] =
-          co_await async_wait(std::move(w), boost::asio::as_tuple(boost::asio::use_awaitable));
+      auto [ec, what, conn] = co_await async_wait(
+          std::move(w), where.origin, fresh, boost::asio::as_tuple(boost::asio::use_awaitable));
       waited += clock::now() - t0;
       if (ec) co_return acquired{ec, {}};
       if (auto got = take(where, static_cast<typename state_type::kind>(what), std::move(conn)))
@@ -158,6 +161,19 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
     });
   }
 
+  /// A new connection's socket connected: counted in `connections_opened`, and it may raise
+  /// a total cap that a lack of descriptors lowered.
+  void connected() {
+    opened_.fetch_add(1, std::memory_order_relaxed);
+    state_type::actions a;
+    {
+      std::lock_guard lock(mutex_);
+      a = state_.connected();
+    }
+    deliver(a);
+  }
+
+  /// Connections whose socket connected (not attempts).
   std::size_t connections_opened() const noexcept { return opened_.load(); }
   std::size_t connections_reused() const noexcept { return reused_.load(); }
   std::size_t stale_detected() const noexcept { return stale_.load(); }
@@ -220,7 +236,6 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
       return acquired{{}, pooled_connection(shared_from_this(), std::move(conn), false)};
     }
     auto fresh_conn = make_connection(where);
-    opened_.fetch_add(1, std::memory_order_relaxed);
     return acquired{{}, pooled_connection(shared_from_this(), std::move(fresh_conn), true)};
   }
 
@@ -233,21 +248,39 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
     return c;
   }
 
+  // Queues `w` for `origin` and completes when it is granted, times out or is cancelled. The
+  // queueing happens here, in the initiation, once the handler exists: every queued waiter has a
+  // handler to hand its grant to. The caps are checked again, since they may have changed since
+  // `try_acquire`.
   template <class Token>
-  auto async_wait(std::shared_ptr<waiter> w, Token&& token)
+  auto async_wait(std::shared_ptr<waiter> w, std::string_view origin, bool fresh, Token&& token)
       -> decltype(boost::asio::async_initiate<Token, signature>(
           std::declval<void (*)(boost::asio::any_completion_handler<signature>,
-                                std::shared_ptr<waiter>)>(),
-          token, std::move(w))) {
+                                std::shared_ptr<waiter>, std::string_view, bool)>(),
+          token, std::move(w), origin, fresh)) {
     return boost::asio::async_initiate<Token, signature>(
-        [this](auto handler, std::shared_ptr<waiter> w) {
+        [this](auto handler, std::shared_ptr<waiter> w, std::string_view origin, bool fresh) {
           auto slot = boost::asio::get_associated_cancellation_slot(handler);
           std::unique_lock lock(mutex_);
-          if (w->done) {
+          if (state_.closed()) {
             lock.unlock();
-            complete_later(ex_, std::move(handler), w->ec, w->what, std::move(w->conn));
+            complete_later(ex_, std::move(handler), make_error_code(errc::cancelled), 0,
+                           std::shared_ptr<connection>());
             return;
           }
+          auto r = state_.acquire(origin, clock::now(), fresh);
+          if (r.what != state_type::kind::wait) {
+            lock.unlock();
+            close_later(r.side.close);
+            if (r.what == state_type::kind::full)
+              complete_later(ex_, std::move(handler), make_error_code(errc::too_many_pending), 0,
+                             std::shared_ptr<connection>());
+            else
+              complete_later(ex_, std::move(handler), boost::system::error_code(),
+                             static_cast<int>(r.what), std::move(r.conn));
+            return;
+          }
+          state_.enqueue(origin, w, fresh);
           w->handler.emplace(std::move(handler));
           if (slot.is_connected()) {
             w->slot = slot;
@@ -258,8 +291,10 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
           w->timer.async_wait([self = shared_from_this(), w](boost::system::error_code ec) {
             if (!ec) self->give_up(w, make_error_code(errc::timeout));
           });
+          lock.unlock();
+          close_later(r.side.close);
         },
-        token, std::move(w));
+        token, std::move(w), origin, fresh);
   }
 
   // The waiter's deadline passed or it was cancelled: leave the queue unless already granted.
@@ -330,6 +365,17 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
     if (arm) schedule_sweep();
   }
 
+  bool out_of_descriptors(std::shared_ptr<connection>& c) {
+    state_type::actions a;
+    {
+      std::lock_guard lock(mutex_);
+      if (!state_.out_of_descriptors(c->origin(), a)) return false;
+    }
+    a.close.push_back(std::move(c));
+    deliver(a);
+    return true;
+  }
+
   void discard(std::shared_ptr<connection> c) {
     state_type::actions a;
     {
@@ -394,6 +440,19 @@ inline void pooled_connection::reset() noexcept {
   auto pool = std::move(pool_);
   pool->discard(std::move(conn_));
   conn_.reset();
+}
+
+inline bool pooled_connection::out_of_descriptors() {
+  if (!conn_ || !pool_->out_of_descriptors(conn_)) return false;
+  pool_.reset();
+  conn_.reset();
+  return true;
+}
+
+/// True for the codes of a process (EMFILE) or system (ENFILE) out of file descriptors.
+inline bool is_out_of_descriptors(const boost::system::error_code& ec) noexcept {
+  return ec == boost::system::errc::too_many_files_open ||
+         ec == boost::system::errc::too_many_files_open_in_system;
 }
 
 }  // namespace fanout::detail

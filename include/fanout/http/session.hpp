@@ -25,7 +25,7 @@ class session_impl;
 /// Counters of one session, for tests, logs and benchmarks.
 struct session_stats {
   std::size_t requests = 0;            ///< requests started (each redirect hop counts)
-  std::size_t connections_opened = 0;  ///< TCP connections opened
+  std::size_t connections_opened = 0;  ///< TCP connections opened (connected, not attempted)
   std::size_t connections_reused = 0;  ///< requests served by a pooled connection
   std::size_t stale_detected = 0;      ///< pooled connections found closed before use
   std::size_t stale_retries = 0;       ///< requests re-sent after a reused connection failed

@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <iterator>
 #include <list>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,6 +35,11 @@ namespace fanout::detail {
 ///   waiter that only lacks a slot; a freed slot goes to the first waiter that fits.
 /// - A `fresh` request (the retry after a stale connection) never reuses an idle connection; it
 ///   may evict one of its own host's idle connections to get a slot.
+///
+/// - When a new connection cannot get a file descriptor (EMFILE), the total cap drops to the
+///   connections open besides it (`out_of_descriptors`): requests then wait for one of them
+///   instead of failing the same way; each connection that opens at that cap raises it by one
+///   (`connected`), probing for descriptors freed elsewhere.
 ///
 /// Not thread-safe: the session guards it with a mutex.
 template <class Conn, class Waiter>
@@ -82,36 +90,38 @@ class pool_state {
     expire_host(h, now, r.side.close);
     if (!fresh && !h.idle.empty()) {
       r.what = kind::reuse;
-      r.conn = std::move(h.idle.back().conn);
-      h.idle.pop_back();
-      --idle_total_;
+      r.conn = take_idle_newest(h);
       return r;
     }
     if (try_reserve(h, fresh, r.side.close)) {
       r.what = kind::open;
-    } else if (waiters_.size() >= max_waiters_) {
-      r.what = kind::full;
-      maybe_erase(h);
+      return r;
     }
+    if (waiting_ >= max_waiters_) r.what = kind::full;
+    maybe_erase(h);  // `enqueue` makes the entry again; a refused host leaves nothing behind
     return r;
   }
 
-  /// Queues `waiter` for `host` after `acquire` returned `kind::wait`.
+  /// Queues `waiter` for `host` after `acquire` returned `kind::wait`. Each queued waiter must
+  /// be distinct (`cancel` finds it by value).
   void enqueue(std::string_view host, Waiter waiter, bool fresh = false) {
     host_entry& h = entry(host);
-    waiters_.push_back(waiter_entry{std::move(waiter), &h, fresh});
-    ++h.waiting;
+    h.waiters.push_back(waiter_entry{waiter, next_seq_++, fresh});
+    queued_.emplace(std::move(waiter), queued_at{&h, std::prev(h.waiters.end())});
+    ++waiting_;
+    update_ready(h);
   }
 
   /// A waiter gave up (timeout, cancellation). False when it is not queued (already granted).
   bool cancel(const Waiter& waiter) {
-    auto it = std::find_if(waiters_.begin(), waiters_.end(),
-                           [&](const waiter_entry& w) { return w.waiter == waiter; });
-    if (it == waiters_.end()) return false;
-    host_entry* h = it->host;
-    waiters_.erase(it);
-    --h->waiting;
-    maybe_erase(*h);
+    auto it = queued_.find(waiter);
+    if (it == queued_.end()) return false;
+    host_entry& h = *it->second.host;
+    h.waiters.erase(it->second.at);
+    queued_.erase(it);
+    --waiting_;
+    update_ready(h);
+    maybe_erase(h);
     return true;
   }
 
@@ -120,33 +130,25 @@ class pool_state {
   actions release(std::string_view host, Conn conn, bool keep, time_point now, time_point expires) {
     actions a;
     host_entry& h = entry(host);
-    if (!keep || closed_ || expires <= now) {
-      a.close.push_back(std::move(conn));
-      free_slot(h);
-      serve(a);
-      maybe_erase(h);
-      return a;
-    }
-    // The first waiter this connection can serve: one for the same host reuses it; one that
-    // only lacks a slot (another host's, or a fresh one of this host, which never reuses) gets
-    // it closed in its favour.
-    for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
-      if (it->host == &h && !it->fresh) {
-        a.grants.push_back(grant{std::move(it->waiter), kind::reuse, std::move(conn)});
-        --h.waiting;
-        waiters_.erase(it);
+    if (keep && !closed_ && expires > now) {
+      // The first waiter this connection can serve: one for the same host reuses it; one that
+      // only lacks a slot (another host's, or a fresh one of this host, which never reuses) gets
+      // it closed in its favour. Only the heads of the queues can be first.
+      const waiter_entry* own = h.waiters.empty() ? nullptr : &h.waiters.front();
+      const waiter_entry* other = first_ready_except(h);
+      if (own && (!other || own->seq < other->seq) && !own->fresh) {
+        a.grants.push_back(grant{pop_waiter(h), kind::reuse, std::move(conn)});
         return a;
       }
-      if ((it->host != &h && it->host->open < max_per_host_) || it->host == &h) {
-        a.close.push_back(std::move(conn));
-        free_slot(h);
-        serve(a);
-        maybe_erase(h);
+      if (!own && !other) {
+        put_idle(h, idle_entry{std::move(conn), expires});
         return a;
       }
     }
-    h.idle.push_back(idle_entry{std::move(conn), expires});
-    ++idle_total_;
+    a.close.push_back(std::move(conn));
+    free_slot(h);
+    serve(a);
+    maybe_erase(h);
     return a;
   }
 
@@ -160,33 +162,64 @@ class pool_state {
     return a;
   }
 
+  /// A new connection of `host` could not open a socket for lack of file descriptors. When
+  /// other connections are open, one of them closing (or going idle) is what frees one: the
+  /// total cap drops to their number, the slot is freed, and the caller queues the request
+  /// again (true). False, changing nothing, when no other connection is open: nothing can
+  /// free a descriptor, and the request fails. Then the cap drops to one, so that the waiters
+  /// try (and fail, or open) one at a time rather than all at once.
+  bool out_of_descriptors(std::string_view host, actions& a) {
+    if (open_total_ <= 1) {
+      limit_ = 1;
+      return false;
+    }
+    host_entry& h = entry(host);
+    limit_ = open_total_ - 1;
+    free_slot(h);
+    serve(a);
+    maybe_erase(h);
+    return true;
+  }
+
+  /// A new connection opened (its socket connected). At a cap that a lack of descriptors set,
+  /// raises it by one for the next waiter; past `max_total`, the cap is gone.
+  actions connected() {
+    actions a;
+    if (limit_ != std::size_t(-1) && open_total_ >= limit_) {
+      if (++limit_ >= max_total_) limit_ = std::size_t(-1);
+      serve(a);
+    }
+    return a;
+  }
+
   /// Idle connections whose time is up, to be closed; freed slots go to waiters.
   actions expire(time_point now) {
     actions a;
-    for (auto it = hosts_.begin(); it != hosts_.end();) {
-      expire_host(it->second, now, a.close);
-      ++it;
+    for (host_entry* h = idle_hosts_.first; h;) {
+      host_entry* next = h->idle_next;
+      expire_host(*h, now, a.close);
+      h = next;
     }
     if (!a.close.empty()) serve(a);
-    std::erase_if(hosts_, [](auto const& kv) {
-      return kv.second.open == 0 && kv.second.waiting == 0 && kv.second.idle.empty();
-    });
+    std::erase_if(hosts_, [](auto const& kv) { return kv.second.unused(); });
     return a;
   }
 
   /// The earliest idle expiry, to schedule the next `expire` (max() when nothing is idle).
   time_point next_expiry() const {
     time_point t = time_point::max();
-    for (auto const& [name, h] : hosts_)
-      for (auto const& i : h.idle) t = std::min(t, i.expires);
+    for (const host_entry* h = idle_hosts_.first; h; h = h->idle_next)
+      for (auto const& i : h->idle) t = std::min(t, i.expires);
     return t;
   }
 
   /// Shut down: every idle connection is returned for closing, every waiter for failing (as
-  /// grants with `kind::wait`); later releases close their connection.
+  /// grants with `kind::wait`, in arrival order); later releases close their connection.
   actions close_all() {
     actions a;
     closed_ = true;
+    std::vector<waiter_entry*> all;
+    all.reserve(waiting_);
     for (auto& [name, h] : hosts_) {
       for (auto& i : h.idle) {
         a.close.push_back(std::move(i.conn));
@@ -194,18 +227,25 @@ class pool_state {
         --open_total_;
       }
       h.idle.clear();
-      h.waiting = 0;
+      h.idle_prev = h.idle_next = nullptr;
+      for (auto& w : h.waiters) all.push_back(&w);
+      h.ready = false;
     }
+    idle_hosts_ = {};
     idle_total_ = 0;
-    for (auto& w : waiters_) a.grants.push_back(grant{std::move(w.waiter), kind::wait, Conn{}});
-    waiters_.clear();
+    std::sort(all.begin(), all.end(), [](auto* x, auto* y) { return x->seq < y->seq; });
+    for (auto* w : all) a.grants.push_back(grant{std::move(w->waiter), kind::wait, Conn{}});
+    for (auto& [name, h] : hosts_) h.waiters.clear();
+    queued_.clear();
+    ready_.clear();
+    waiting_ = 0;
     return a;
   }
 
   bool closed() const noexcept { return closed_; }
   std::size_t open_total() const noexcept { return open_total_; }
   std::size_t idle_total() const noexcept { return idle_total_; }
-  std::size_t waiting() const noexcept { return waiters_.size(); }
+  std::size_t waiting() const noexcept { return waiting_; }
   std::size_t open(std::string_view host) const {
     auto it = hosts_.find(host);
     return it == hosts_.end() ? 0 : it->second.open;
@@ -215,22 +255,39 @@ class pool_state {
     return it == hosts_.end() ? 0 : it->second.idle.size();
   }
   std::size_t hosts() const noexcept { return hosts_.size(); }
+  /// The total cap in force: `max_total`, or lower after `out_of_descriptors`.
+  std::size_t total_cap() const noexcept { return std::min(max_total_, limit_); }
 
  private:
+  // Who waits is kept so that every event costs O(log hosts), however many wait: each host
+  // queues its own waiters (arrival order), and `ready_` orders the hosts whose first waiter
+  // lacks only a slot under the total cap (its host has room), by that waiter's arrival. No
+  // host with waiters has idle connections: a kept connection goes to its host's first waiter
+  // or is closed for a waiter, and a request finding one idle takes it. So the next waiter
+  // any slot can serve is `ready_`'s first; a kept connection's, that or its host's first.
   struct idle_entry {
     Conn conn;
     time_point expires;
   };
-  struct host_entry {
-    std::string name;
-    std::size_t open = 0;          // in use + idle + being opened
-    std::size_t waiting = 0;       // queued waiters for this host
-    std::vector<idle_entry> idle;  // oldest first
-  };
   struct waiter_entry {
     Waiter waiter;
-    host_entry* host;
+    std::uint64_t seq;  // arrival order
     bool fresh;
+  };
+  struct host_entry {
+    std::string name;
+    std::size_t open = 0;             // in use + idle + being opened
+    std::list<waiter_entry> waiters;  // queued for this host, in arrival order
+    std::vector<idle_entry> idle;     // oldest first
+    bool ready = false;               // in `ready_`, under `ready_seq`
+    std::uint64_t ready_seq = 0;
+    host_entry* idle_prev = nullptr;  // the list of hosts with idle connections
+    host_entry* idle_next = nullptr;
+    bool unused() const noexcept { return open == 0 && waiters.empty() && idle.empty(); }
+  };
+  struct queued_at {
+    host_entry* host;
+    typename std::list<waiter_entry>::iterator at;
   };
   struct string_hash {
     using is_transparent = void;
@@ -249,83 +306,143 @@ class pool_state {
   }
 
   void maybe_erase(host_entry& h) {
-    if (h.open == 0 && h.waiting == 0 && h.idle.empty()) hosts_.erase(h.name);
+    if (h.unused()) hosts_.erase(h.name);
+  }
+
+  // Puts `h` in `ready_` under its first waiter, or takes it out, after its queue or its
+  // count of open connections changed.
+  void update_ready(host_entry& h) {
+    bool const should = !h.waiters.empty() && h.open < max_per_host_;
+    if (h.ready && (!should || h.ready_seq != h.waiters.front().seq)) {
+      ready_.erase({h.ready_seq, &h});
+      h.ready = false;
+    }
+    if (should && !h.ready) {
+      h.ready_seq = h.waiters.front().seq;
+      ready_.emplace(h.ready_seq, &h);
+      h.ready = true;
+    }
+  }
+
+  // The first waiter of the first host in `ready_` other than `h`, or null.
+  const waiter_entry* first_ready_except(const host_entry& h) const {
+    for (auto it = ready_.begin(); it != ready_.end(); ++it)
+      if (it->second != &h) return &it->second->waiters.front();
+    return nullptr;
+  }
+
+  Waiter pop_waiter(host_entry& h) {
+    Waiter w = std::move(h.waiters.front().waiter);
+    queued_.erase(w);
+    h.waiters.pop_front();
+    --waiting_;
+    update_ready(h);
+    return w;
   }
 
   void free_slot(host_entry& h) {
     --h.open;
     --open_total_;
+    update_ready(h);
+  }
+
+  // The list of hosts with idle connections, in the order they got their first one: where
+  // the total cap looks for a connection to evict, without walking every host.
+  void link_idle(host_entry& h) {
+    h.idle_prev = idle_hosts_.last;
+    h.idle_next = nullptr;
+    (idle_hosts_.last ? idle_hosts_.last->idle_next : idle_hosts_.first) = &h;
+    idle_hosts_.last = &h;
+  }
+  void unlink_idle(host_entry& h) {
+    (h.idle_prev ? h.idle_prev->idle_next : idle_hosts_.first) = h.idle_next;
+    (h.idle_next ? h.idle_next->idle_prev : idle_hosts_.last) = h.idle_prev;
+    h.idle_prev = h.idle_next = nullptr;
+  }
+  void put_idle(host_entry& h, idle_entry i) {
+    if (h.idle.empty()) link_idle(h);
+    h.idle.push_back(std::move(i));
+    ++idle_total_;
+  }
+  Conn take_idle_newest(host_entry& h) {
+    Conn c = std::move(h.idle.back().conn);
+    h.idle.pop_back();
+    --idle_total_;
+    if (h.idle.empty()) unlink_idle(h);
+    return c;
   }
 
   void expire_host(host_entry& h, time_point now, std::vector<Conn>& out) {
+    if (h.idle.empty()) return;
     auto keep = std::partition(h.idle.begin(), h.idle.end(),
                                [&](const idle_entry& i) { return i.expires <= now; });
     for (auto it = h.idle.begin(); it != keep; ++it) {
       out.push_back(std::move(it->conn));
-      free_slot(h);
       --idle_total_;
+      free_slot(h);
     }
     h.idle.erase(h.idle.begin(), keep);
+    if (h.idle.empty()) unlink_idle(h);
   }
 
-  // Closes the oldest idle connection of `preferred` or else of any host; false when none.
-  bool evict_idle(host_entry* preferred, std::vector<Conn>& out) {
-    host_entry* victim = (preferred && !preferred->idle.empty()) ? preferred : nullptr;
-    if (!victim)
-      for (auto& [name, h] : hosts_)
-        if (!h.idle.empty()) {
-          victim = &h;
-          break;
-        }
-    if (!victim) return false;
-    out.push_back(std::move(victim->idle.front().conn));
-    victim->idle.erase(victim->idle.begin());
+  // Closes the oldest idle connection of `h`.
+  void evict_from(host_entry& h, std::vector<Conn>& out) {
+    out.push_back(std::move(h.idle.front().conn));
+    h.idle.erase(h.idle.begin());
     --idle_total_;
-    free_slot(*victim);
-    return true;
+    if (h.idle.empty()) unlink_idle(h);
+    free_slot(h);
   }
 
   // Reserves a slot for a new connection to `h`, evicting an idle connection when only a cap
-  // that an idle connection occupies is in the way.
+  // that an idle connection occupies is in the way: the host's own (a fresh request only), or
+  // for the total cap, of `h` when fresh, else of the host idle the longest.
   bool try_reserve(host_entry& h, bool fresh, std::vector<Conn>& evicted) {
     if (closed_) return false;
     if (h.open >= max_per_host_) {
-      if (!fresh || !evict_idle(&h, evicted)) return false;
+      if (!fresh || h.idle.empty()) return false;
+      evict_from(h, evicted);
     }
-    if (open_total_ >= max_total_ && !evict_idle(fresh ? &h : nullptr, evicted)) return false;
+    if (open_total_ >= total_cap()) {
+      host_entry* victim = fresh && !h.idle.empty() ? &h : idle_hosts_.first;
+      if (!victim) return false;
+      evict_from(*victim, evicted);
+    }
     ++h.open;
     ++open_total_;
+    update_ready(h);
     return true;
   }
 
-  // Gives freed slots and idle connections to waiters, first come first served.
+  // Gives freed slots to waiters, first come first served: the first waiter of the first
+  // host in `ready_`, while the total cap leaves room (or an idle connection to evict).
   void serve(actions& a) {
-    for (auto it = waiters_.begin(); it != waiters_.end();) {
-      host_entry& h = *it->host;
-      if (!it->fresh && !h.idle.empty()) {
-        a.grants.push_back(
-            grant{std::move(it->waiter), kind::reuse, std::move(h.idle.back().conn)});
-        h.idle.pop_back();
-        --idle_total_;
-      } else if (try_reserve(h, it->fresh, a.close)) {
-        a.grants.push_back(grant{std::move(it->waiter), kind::open, Conn{}});
-      } else {
-        ++it;
-        continue;
-      }
-      --h.waiting;
-      it = waiters_.erase(it);
+    while (!ready_.empty() && (open_total_ < total_cap() || idle_total_ > 0)) {
+      host_entry& h = *ready_.begin()->second;
+      bool const fresh = h.waiters.front().fresh;
+      if (!try_reserve(h, fresh, a.close)) break;  // closed
+      a.grants.push_back(grant{pop_waiter(h), kind::open, Conn{}});
     }
   }
+
+  struct idle_list {
+    host_entry* first = nullptr;
+    host_entry* last = nullptr;
+  };
 
   std::size_t max_per_host_;
   std::size_t max_total_;
   std::size_t max_waiters_;
   std::size_t open_total_ = 0;
   std::size_t idle_total_ = 0;
+  std::size_t waiting_ = 0;
+  std::size_t limit_ = std::size_t(-1);  // the total cap for lack of descriptors; -1: none
+  std::uint64_t next_seq_ = 0;
   bool closed_ = false;
   std::unordered_map<std::string, host_entry, string_hash, std::equal_to<>> hosts_;
-  std::list<waiter_entry> waiters_;
+  std::set<std::pair<std::uint64_t, host_entry*>> ready_;
+  std::unordered_map<Waiter, queued_at> queued_;
+  idle_list idle_hosts_;
 };
 
 }  // namespace fanout::detail

@@ -276,6 +276,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     }
     if (via && where.https) conn->tunnel = make_tunnel_target(where, *via);
     auto o = co_await conn->connect(endpoints, &tls_, options_.verify_tls, connect_deadline, t);
+    if (!o.ec || o.where == stage::tls) pool_->connected();  // the TCP connection opened
     if (o.ec && via && o.where == stage::connect && o.ec != errc::proxy) note_proxy(o.what, *via);
     if (o.ec) co_return o;
     if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
@@ -491,6 +492,15 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
                                       asio::use_awaitable);
         } else {  // kept alive: straight to the exchange, deferred (no frame of its own)
           o = co_await conn->async_exchange(args, asio::deferred);
+        }
+        if (o.ec && conn.fresh() && o.where == stage::connect && is_out_of_descriptors(o.ec) &&
+            conn.out_of_descriptors()) {
+          // Nothing was sent: the request waits for a connection of this session to close
+          // (or to come back to the pool), within its deadline, instead of failing.
+          --attempts;
+          --sent;
+          requests_.fetch_sub(1, std::memory_order_relaxed);
+          continue;
         }
         kept_alive = o.keep_alive;
         if (!o.ec) break;
