@@ -113,12 +113,12 @@ int main(int argc, char** argv) {
       rec.end_of_input = true;
       co_return rec;
     }
-    rec.url = std::move(*url);
+    rec.url = fanout::redact(*url);  // printed: without its password
     const auto t0 = clock_type::now();
     try {
       fanout::request req;  // named, not a temporary in co_await: see session's GCC 12 note
       req.method = o.method;
-      req.url = rec.url;
+      req.url = std::move(*url);
       req.headers = o.headers;
       if (o.json)
         req.json = *o.json;

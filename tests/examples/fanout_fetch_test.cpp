@@ -349,3 +349,28 @@ TEST_CASE("fanout-fetch --proxy and --trust-env send the requests through a prox
   CHECK(help.out.find("--proxy URL") != std::string::npos);
   CHECK(help.out.find("--trust-env") != std::string::npos);
 }
+
+TEST_CASE("fanout-fetch sends a URL's userinfo as Basic and never prints its password") {
+  test_server server;
+  auto with_userinfo = [](std::string url, const std::string& userinfo) {
+    return url.insert(url.find("//") + 2, userinfo + "@");
+  };
+  const auto hello = server.url("/hello");
+  auto r = fetch({"-o", "jsonl", with_userinfo(hello, "user:s3cret"),
+                  "http://user:s3cret@127.0.0.1:1/refused"});
+  CHECK(r.exit_code == 1);
+  auto const last = server.last_request();
+  REQUIRE(last.find(boost::beast::http::field::authorization) != last.end());
+  CHECK(last[boost::beast::http::field::authorization] == "Basic dXNlcjpzM2NyZXQ=");
+  std::istringstream lines(without_ms(r.out));
+  std::vector<std::string> got;
+  for (std::string l; std::getline(lines, l);) got.push_back(l + "\n");
+  REQUIRE(got.size() == 2);
+  CHECK(got[0] == ok_line(0, with_userinfo(hello, "user:***"), 200, 11));
+  CHECK(
+      got[1].rfind(
+          R"({"index":1,"url":"http://user:***@127.0.0.1:1/refused","status":null,"bytes":null,"ms":0,"error":{"code":"connection_refused","message":"GET http://user:***@127.0.0.1:1/refused: )",
+          0) == 0);
+  CHECK(r.out.find("s3cret") == std::string::npos);
+  CHECK(r.err.find("s3cret") == std::string::npos);
+}

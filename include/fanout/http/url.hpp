@@ -5,7 +5,14 @@
 #include <fanout/core/error.hpp>
 #include <fanout/detail/http/ascii.hpp>
 
+#include <openssl/evp.h>
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/hexdig_chars.hpp>
+#include <boost/url/grammar/lut_chars.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/gen_delim_chars.hpp>
+#include <boost/url/rfc/sub_delim_chars.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -23,6 +30,9 @@ struct url_parts {
   std::string host_header;  ///< the `Host` value: host, plus ":port" when not the default
   std::string target;       ///< origin-form request target: "/path?query" (never empty)
   std::string origin;       ///< "scheme://host:port", the connection pool's key
+  /// "Basic base64(user:password)" from the URL's userinfo (percent-decoded), sent as the
+  /// `Authorization` to this origin only; empty when the URL has no userinfo.
+  std::string authorization;
 };
 
 /// Parses `text` as an absolute http(s) URL. On failure returns `errc::invalid_url` and sets
@@ -30,10 +40,23 @@ struct url_parts {
 FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts& out,
                                                 std::string& why);
 
-/// Resolves a `Location` value against the URL it came from (RFC 3986 section 5, Boost.URL).
-/// Returns `errc::invalid_url` when `location` is not a URI reference.
+/// Resolves a `Location` value against the URL it came from (RFC 3986 section 5, Boost.URL),
+/// as browsers and curl do: characters a URI cannot hold (a raw space, UTF-8, ...) are
+/// percent-encoded first, existing `%XX` kept; dot segments above the root are removed (RFC 3986
+/// section 5.2.4); a Location without a fragment inherits the one of `base` (RFC 9110 section
+/// 10.2.2). Returns `errc::invalid_url` when `location` is still no URI reference. No I/O.
 FANOUT_DECL boost::system::error_code resolve_location(std::string_view base,
                                                        std::string_view location, std::string& out);
+
+/// `url` with its password replaced by `***` (`http://user:***@host/`), for messages and logs;
+/// unchanged when it has none. Text that is no URL has the password of what looks like its
+/// authority hidden all the same.
+FANOUT_DECL std::string redact(std::string_view url);
+
+namespace detail {
+/// The `Authorization` value for `user` and `password` (RFC 7617): "Basic base64(user:password)".
+FANOUT_DECL std::string basic_authorization(std::string_view user, std::string_view password);
+}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------
 
@@ -100,22 +123,131 @@ FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts
     out.target += '?';
     out.target += u.encoded_query();
   }
+  // Any userinfo, even "user" or "" alone, means credentials (curl sends "user:" and ":").
+  if (u.has_userinfo())
+    out.authorization = detail::basic_authorization(u.user(), u.password());
+  else
+    out.authorization.clear();
   return {};
 }
+
+namespace detail {
+
+// `part` percent-encoded, except for `allowed` and the `%XX` escapes it already has.
+inline void append_encoded(std::string& out, std::string_view part,
+                           const boost::urls::grammar::lut_chars& allowed) {
+  namespace urls = boost::urls;
+  auto const escape_at = [&](std::size_t i) {
+    return part[i] == '%' && i + 2 < part.size() && urls::grammar::hexdig_chars(part[i + 1]) &&
+           urls::grammar::hexdig_chars(part[i + 2]);
+  };
+  for (;;) {
+    std::size_t i = 0;
+    while (i < part.size() && !escape_at(i)) ++i;
+    out += urls::encode(part.substr(0, i), allowed);
+    if (i == part.size()) return;
+    out.append(part.substr(i, 3));
+    part.remove_prefix(i + 3);
+  }
+}
+
+// `text` with what RFC 3986 allows nowhere percent-encoded (a space, CTLs, UTF-8, `"<>\^`{|}`,
+// a '%' that starts no escape, a second '#'), as browsers and curl do with a Location.
+inline std::string encode_uri_reference(std::string_view text) {
+  namespace urls = boost::urls;
+  static constexpr urls::grammar::lut_chars uri_chars =
+      urls::unreserved_chars + urls::gen_delim_chars + urls::sub_delim_chars;
+  static constexpr urls::grammar::lut_chars fragment_chars =
+      urls::unreserved_chars + urls::sub_delim_chars + ":@/?";
+  std::string out;
+  auto const hash = text.find('#');
+  append_encoded(out, text.substr(0, hash), uri_chars);
+  if (hash != std::string_view::npos) {
+    out += '#';
+    append_encoded(out, text.substr(hash + 1), fragment_chars);
+  }
+  return out;
+}
+
+}  // namespace detail
 
 FANOUT_DECL boost::system::error_code resolve_location(std::string_view base,
                                                        std::string_view location,
                                                        std::string& out) {
   auto b = boost::urls::parse_uri(base);
+  if (!b) return make_error_code(errc::invalid_url);
+  std::string encoded;
   auto ref = boost::urls::parse_uri_reference(location);
-  if (!b || !ref) return make_error_code(errc::invalid_url);
+  if (!ref) {
+    encoded = detail::encode_uri_reference(location);
+    ref = boost::urls::parse_uri_reference(encoded);
+    if (!ref) return make_error_code(errc::invalid_url);
+  }
   boost::urls::url dest;
   if (auto r = boost::urls::resolve(*b, *ref, dest); !r) return make_error_code(errc::invalid_url);
-  // A fragment never goes to the server.
-  dest.remove_fragment();
+  // Boost.URL keeps the ".." segments that would climb above the root ("/../ok/8"); RFC 3986
+  // section 5.2.4 drops them ("/ok/8"), as every browser and curl do.
+  if (dest.is_path_absolute()) {
+    std::string_view path = dest.encoded_path();
+    bool const climbs = path == "/.." || path.starts_with("/../");
+    while (path == "/.." || path.starts_with("/../")) path.remove_prefix(3);
+    if (climbs) {
+      dest.set_encoded_path(std::string(path));
+      if (path.empty()) dest.set_path_absolute(true);  // "/" itself would come out as "/./"
+    }
+  }
+  // RFC 9110 section 10.2.2: without a fragment of its own, the Location inherits the request's.
+  // The fragment is shown in response::url(), never sent (parse_url leaves it out of `target`).
+  if (!ref->has_fragment()) {
+    if (b->has_fragment())
+      dest.set_encoded_fragment(b->encoded_fragment());
+    else
+      dest.remove_fragment();
+  }
   out.assign(dest.buffer());
   return {};
 }
+
+FANOUT_DECL std::string redact(std::string_view url) {
+  std::string out(url);
+  if (auto ref = boost::urls::parse_uri_reference(url)) {
+    // RFC 3986 3.2.1: no clear text after the userinfo's colon, "unless the data after the
+    // colon is the empty string (indicating no password)".
+    if (ref->encoded_password().empty()) return out;
+    boost::urls::url u(*ref);
+    u.set_password("***");
+    out = u.buffer();
+  }
+  // Boost.URL reads the userinfo up to the first '@' and refuses a raw space: a password with
+  // those would still show (part of) it. Hide up to the authority's last '@', as curl reads it.
+  auto const start = out.find("//");
+  if (start == std::string::npos || (start != 0 && out[start - 1] != ':')) return out;
+  auto const end = std::min(out.find_first_of("/?#", start + 2), out.size());
+  auto const at = out.rfind('@', end);
+  if (at == std::string::npos || at < start + 2) return out;
+  auto const colon = out.find(':', start + 2);
+  if (colon + 1 >= at) return out;
+  out.replace(colon + 1, at - colon - 1, "***");
+  return out;
+}
+
+namespace detail {
+
+FANOUT_DECL std::string basic_authorization(std::string_view user, std::string_view password) {
+  std::string credentials;
+  credentials.reserve(user.size() + 1 + password.size());
+  credentials.append(user).append(":").append(password);
+  std::string out = "Basic ";
+  auto const prefix = out.size();
+  out.resize(prefix + 4 * ((credentials.size() + 2) / 3) + 1);  // EVP_EncodeBlock adds a NUL
+  int const n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + prefix),
+                                reinterpret_cast<const unsigned char*>(credentials.data()),
+                                static_cast<int>(credentials.size()));
+  out.resize(prefix + static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace detail
 
 }  // namespace fanout
 

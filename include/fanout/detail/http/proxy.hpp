@@ -11,7 +11,6 @@
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/field.hpp>
@@ -230,13 +229,9 @@ FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, pro
   out.name = parts.origin.substr(parts.origin.find("://") + 3);
   out.authorization.clear();
   out.key = out.name;
-  if (u.has_userinfo()) {
-    namespace base64 = boost::beast::detail::base64;
-    std::string const credentials = u.user() + ":" + u.password();
-    std::string encoded(base64::encoded_size(credentials.size()), '\0');
-    encoded.resize(base64::encode(encoded.data(), credentials.data(), credentials.size()));
-    out.authorization = "Basic " + encoded;
-    out.key += " " + encoded;
+  if (!parts.authorization.empty()) {  // "Basic base64(user:password)" of the userinfo
+    out.authorization = parts.authorization;
+    out.key += " " + parts.authorization.substr(std::string_view("Basic ").size());
   }
   return {};
 }

@@ -92,13 +92,17 @@ FANOUT_DECL boost::system::error_code build_request(const std::string& method, s
   m.method_string(method);
   m.target(where.target);
   m.version(11);
-  bool user_host = false, user_agent = false, user_encoding = false;
+  bool user_host = false, user_agent = false, user_encoding = false, user_authorization = false;
   for (auto const& [name, value] : req.headers) {
     user_host |= iequals(name, "host");
     user_agent |= iequals(name, "user-agent");
     user_encoding |= iequals(name, "accept-encoding");
+    user_authorization |= iequals(name, "authorization");
   }
   if (!user_host) m.set(http::field::host, where.host_header);
+  // The URL's userinfo, unless the request says its own Authorization (as curl does).
+  if (!user_authorization && !where.authorization.empty())
+    m.set(http::field::authorization, where.authorization);
   if (!user_agent && !options.user_agent.empty())
     m.set(http::field::user_agent, options.user_agent);
   decompress = options.decompress && !user_encoding;

@@ -99,6 +99,11 @@ inline std::optional<std::chrono::milliseconds> parse_retry_after(
   return std::nullopt;
 }
 
+// A field value of nothing but spaces and tabs.
+inline bool is_blank(std::string_view v) noexcept {
+  return v.find_first_not_of(" \t") == std::string_view::npos;
+}
+
 // Statuses a server uses to say "not now, later".
 inline bool is_retryable_status(int status) noexcept {
   return status == 429 || status == 502 || status == 503 || status == 504;
@@ -331,7 +336,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
   namespace asio = boost::asio;
   auto const within = window_for(req);
   auto const start = within.start, deadline = within.deadline;
-  auto const context = [&] { return req.method + " " + req.url; };
+  auto const context = [&] { return req.method + " " + redact(req.url); };
   int sent = 0;
   std::size_t tries = 0;
   result_type r(boost::system::in_place_error, make_error_code(errc::cancelled));
@@ -367,7 +372,8 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
       r = result_type(boost::system::in_place_error, make_error_code(errc::cancelled),
                       context() + ": cancelled");
   } catch (...) {
-    r = result_type(boost::system::in_place_error, current_exception_error(req.method, req.url));
+    r = result_type(boost::system::in_place_error,
+                    current_exception_error(req.method, redact(req.url)));
   }
 
   if (r) {
@@ -389,14 +395,25 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
   auto const start = within->start, deadline = within->deadline;
   std::string current = std::move(req.url);
   std::string method = std::move(req.method);
+  // `current` as messages and response::url() show it: without its password. A copy only for
+  // a URL that may have one.
+  std::string redacted;
+  std::string_view shown = current;
+  auto const update_shown = [&] {
+    shown = current;
+    if (current.find('@') == std::string::npos) return;
+    redacted = redact(current);
+    shown = redacted;
+  };
+  update_shown();
   int sent_here = 0;
   int& sent = sent_out ? *sent_out : sent_here;
   namespace asio = boost::asio;
   namespace http = boost::beast::http;
   auto fail = [&](boost::system::error_code ec, std::string_view what) {
     std::string m;
-    m.reserve(method.size() + current.size() + what.size() + 3);
-    m.append(method).append(" ").append(current).append(": ").append(what);
+    m.reserve(method.size() + shown.size() + what.size() + 3);
+    m.append(method).append(" ").append(shown).append(": ").append(what);
     return result_type(boost::system::in_place_error, ec, std::move(m));
   };
   try {
@@ -482,7 +499,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
                                              .max_header = max_header_bytes(),
                                              .max_body = max_body_bytes(),
                                              .deadline = deadline,
-                                             .url = current,
+                                             .url = shown,
                                              .method = method,
                                              .out = &got_back,
                                              .t = &t};
@@ -543,22 +560,25 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       // Redirects.
       if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
           options_.max_redirects > 0) {
-        if (auto loc = got_back->find("location")) {
+        // A blank Location is none: the 3xx is the answer (RFC 9110 10.2.2 defines no other).
+        auto loc = got_back->find("location");
+        if (loc && is_blank(*loc)) loc.reset();
+        if (loc) {
           if (static_cast<std::size_t>(redirects) >= options_.max_redirects)
             co_return fail(make_error_code(errc::too_many_redirects),
                            "more than " + std::to_string(options_.max_redirects) + " redirects");
           std::string next;
           if (resolve_location(current, *loc, next))
             co_return fail(make_error_code(errc::redirect_refused),
-                           "redirect to an invalid Location \"" + std::string(*loc) + "\"");
+                           "redirect to an invalid Location \"" + redact(*loc) + "\"");
           url_parts next_where;
           std::string why;
           if (parse_url(next, next_where, why))
             co_return fail(make_error_code(errc::redirect_refused),
-                           "redirect to " + next + " refused: " + why);
+                           "redirect to " + redact(next) + " refused: " + why);
           if (where.https && !next_where.https && !options_.allow_https_downgrade)
             co_return fail(make_error_code(errc::redirect_refused),
-                           "redirect from https to http (" + next +
+                           "redirect from https to http (" + redact(next) +
                                ") refused; set allow_https_downgrade to follow it");
           if ((status == 303 && method != "HEAD") ||
               ((status == 301 || status == 302) && method == "POST")) {
@@ -569,6 +589,8 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
             m.erase(http::field::content_length);
             m.erase(http::field::transfer_encoding);
           }
+          // Credentials stay with their origin, the URL's userinfo too (even a Location's own:
+          // curl sends neither to another origin); on the same origin they go on.
           if (next_where.origin != where.origin) {
             m.erase(http::field::authorization);
             m.erase(http::field::cookie);
@@ -579,6 +601,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
           m.prepare_payload();
           where = std::move(next_where);
           current = std::move(next);
+          update_shown();
           ++redirects;
           continue;
         }
@@ -615,7 +638,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       co_return result_type(boost::system::in_place_error, status_error(resp, 1));
     co_return result_type(std::move(resp));
   } catch (...) {
-    co_return result_type(boost::system::in_place_error, current_exception_error(method, current));
+    co_return result_type(boost::system::in_place_error, current_exception_error(method, shown));
   }
 }
 
