@@ -4,7 +4,7 @@
 #
 # Starts Apache (apache2), lighttpd, nginx and a Node.js `http` server on loopback, on free
 # ephemeral ports, as the current user, with every file they write under <work-dir>; each serves
-# 0 B, 100 B, 64 KiB and 10 MiB files, gzip-encoded and chunked responses (Node's with a
+# 0 B, 100 B, 64 KiB and 10 MiB files, gzip-encoded and chunked responses (nginx's and Node's with a
 # trailer, Node's also after 100/102/103 informational responses), 301/302/307 with relative
 # "../" Locations (some climbing above the root, which RFC 3986 §5.2.4 drops), 204, 304 and
 # 404. Per server three runs, in each of which every URL is listed twice so the second round
