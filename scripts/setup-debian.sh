@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what fanout needs on Debian 12, skipping what is already there.
 #   scripts/setup-debian.sh [build|test|bench]...   (default: build)
-# build: compiler, CMake and the library's dependencies; test: + Catch2, nginx, tinyproxy, openssl;
+# build: compiler, CMake and the library's dependencies; test: + Catch2, nginx, tinyproxy, openssl,
+# and for the interop test (tests/interop) apache2, lighttpd, curl and nodejs;
 # bench: + libcurl, wrk, GNU time. Runs apt-get only when something is missing.
 set -euo pipefail
 
@@ -14,7 +15,8 @@ for profile in "${profiles[@]}"; do
   case "$profile" in
     build) ;;
     test) packages+=(catch2 nginx-light openssl procps tinyproxy clang-14 libclang-rt-14-dev clang-tidy-14
-                        clang-16 libclang-rt-16-dev libc++-16-dev libc++abi-16-dev) ;;
+                        clang-16 libclang-rt-16-dev libc++-16-dev libc++abi-16-dev
+                        apache2 lighttpd curl nodejs) ;;
     bench) packages+=(catch2 nginx-light openssl libnginx-mod-http-echo libcurl4-openssl-dev wrk time python3) ;;
     *) echo "setup-debian.sh: unknown profile '$profile' (build, test or bench)" >&2; exit 2 ;;
   esac
@@ -35,8 +37,8 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
-# A package's post-install step may try to start its service (nginx on port 80, tinyproxy on
-# 8888): forbid it, as the tests start their own servers on loopback.
+# A package's post-install step may try to start its service (nginx, apache2 and lighttpd on
+# port 80, tinyproxy on 8888): forbid it, as the tests start their own servers on loopback.
 policy=/usr/sbin/policy-rc.d
 created_policy=0
 if [[ ! -e $policy ]]; then

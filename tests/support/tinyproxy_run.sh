@@ -22,36 +22,9 @@ password='s3cret.pass-1'  # tinyproxy's config accepts no '@', ':' or spaces her
 
 die() { echo "tinyproxy_run.sh: $*" >&2; exit 1; }
 
-# Any TCP socket, in any state, whose local port is $1 (from /proc: no iproute2 needed).
-port_in_use() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v h="$hex" 'FNR > 1 {split($2, a, ":"); if (a[2] == h) found = 1} END {exit !found}' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-
-pick_port() {
-  local lo hi p i
-  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
-  for ((i = 0; i < 200; i++)); do
-    p=$((lo + SRANDOM % (hi - lo + 1)))
-    if ! port_in_use "$p"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found in $lo-$hi"
-}
-
-wait_listening() {
-  local port=$1 pid=$2 i
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=tests/support/free_port.sh
+source "$here/free_port.sh"  # port_in_use, pick_port, wait_listening
 
 pids=()
 stop_all() {

@@ -52,35 +52,8 @@ running_pid() {
   echo "$pid"
 }
 
-# A process that exists and is not a zombie (a daemon's parent may be a pid 1 that never reaps).
-alive() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n $state && $state != Z ]]
-}
-
-# Any TCP socket, in any state, whose local port is $1 (read from /proc: no iproute2 needed).
-port_in_use() {
-  local hex
-  hex=$(printf '%04X' "$1")
-  awk -v h="$hex" 'FNR > 1 {split($2, a, ":"); if (a[2] == h) found = 1} END {exit !found}' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-
-# A random port in the kernel's ephemeral range that nothing uses now. Racy by nature:
-# start retries when nginx cannot bind it.
-pick_port() {
-  local lo hi p i
-  read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
-  for ((i = 0; i < 200; i++)); do
-    p=$((lo + SRANDOM % (hi - lo + 1)))
-    if ! port_in_use "$p" && [[ $p != "${1:-}" ]]; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found in $lo-$hi"
-}
+# shellcheck source=tests/support/free_port.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../free_port.sh"  # port_in_use, pick_port, wait_listening, process_alive
 
 gen_certs() {
   local dir=$1
@@ -232,15 +205,6 @@ EOF
   } >"$dir/nginx.conf"
 }
 
-wait_listening() {
-  local port=$1 i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
-
 cmd_start() {
   local dir=$1 access_log_flag=$2 ipv6=$3 cpu=$4 pid
   [[ -x $nginx_bin ]] || die "$nginx_bin not found (apt-get install nginx-light)"
@@ -314,10 +278,10 @@ cmd_stop() {
   fi
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
-    alive "$pid" || break
+    process_alive "$pid" || break
     sleep 0.05
   done
-  if alive "$pid"; then
+  if process_alive "$pid"; then
     log "nginx $pid ignored TERM for 5 s: killing its process group"
     # The daemonised master leads its own process group (setsid); its workers are in it.
     if [[ $(awk '{sub(/^.*\) /, ""); print $3}' "/proc/$pid/stat" 2>/dev/null) == "$pid" ]]; then
@@ -326,11 +290,11 @@ cmd_stop() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
     for ((i = 0; i < 100; i++)); do
-      alive "$pid" || break
+      process_alive "$pid" || break
       sleep 0.05
     done
   fi
-  ! alive "$pid" || die "nginx $pid is still alive"
+  ! process_alive "$pid" || die "nginx $pid is still alive"
   rm -f "$dir/nginx.pid"
 }
 
