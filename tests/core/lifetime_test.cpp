@@ -115,7 +115,7 @@ TEST_CASE("a semaphore wait made before the semaphore is destroyed fails when aw
   CHECK(outcome == asio::error::operation_aborted);
 }
 
-TEST_CASE("a permit given back after its semaphore is destroyed goes nowhere, safely") {
+TEST_CASE("a permit given back after its semaphore is destroyed goes nowhere and is safe") {
   auto outcome = run_on(1, [](auto ex) -> asio::awaitable<std::size_t> {
     auto sem = std::make_unique<fanout::async_semaphore>(ex, 1);
     auto permit = co_await sem->acquire();
