@@ -23,6 +23,9 @@ namespace fanout {
 ///   An lvalue range is used in place and must outlive the run; an rvalue range is moved in.
 ///   Elements of single-pass ranges, and those a view makes on the fly, are moved or copied
 ///   into their item's coroutine before `fn` runs, so `fn` may take `const Input&` and suspend.
+///   If the range itself throws (incrementing, dereferencing), no further element is taken, the
+///   running items are cancelled, and gather rethrows that exception once every item has ended:
+///   none outlives the call.
 /// \param fn `fn(const Input&)` or `fn(const Input&, std::size_t index)` returning
 ///   `boost::asio::awaitable<T>`; copied or moved into the run. An exception it throws becomes
 ///   that item's error (see `error_from_current_exception`), never escapes gather.

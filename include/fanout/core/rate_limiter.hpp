@@ -51,7 +51,8 @@ inline void validate(const rate_limit& limit, std::string_view name = "rate_limi
 ///
 /// The bucket starts full. Waiters are served first in, first out, each as soon as a token is
 /// due. Waits are cancellable and complete with `operation_aborted` without taking a token;
-/// waiters still queued when the limiter is destroyed complete the same way.
+/// waits still queued when the limiter is destroyed, or started after, complete the same way
+/// (they keep its state alive meanwhile). Not copyable or movable.
 ///
 /// Thread safety: all member functions may be used from any thread. Completions run on the
 /// waiter's associated executor.
@@ -74,18 +75,32 @@ class async_rate_limiter {
   async_rate_limiter(const async_rate_limiter&) = delete;
   async_rate_limiter& operator=(const async_rate_limiter&) = delete;
 
-  ~async_rate_limiter() { state_->abort_all(); }
+  ~async_rate_limiter() { state_->abort_all(/*destroying=*/true); }
 
   executor_type get_executor() const noexcept { return executor_; }
 
-  /// Waits for a token. Completes with `(error_code)`: empty when a token was taken,
-  /// `operation_aborted` when cancelled or the limiter destroyed. With the default token,
-  /// `co_await limiter.acquire()` throws `boost::system::system_error` on cancellation.
+  /// Waits for a token.
+  ///
+  /// Completion: `(error_code)`, empty when a token was taken, as soon as the rate allows and
+  /// every earlier waiter is served. With the default token, `co_await limiter.acquire()`
+  /// throws `boost::system::system_error` instead of an error.
+  /// Executor: the handler runs on its associated executor (a coroutine's own), or on
+  /// `get_executor()` when it has none; always through a post, never inside this call.
+  /// Cancellation: per-operation, of any type (terminal, partial, total): the wait leaves the
+  /// queue and completes with `operation_aborted`, taking no token.
+  /// Object lifetimes: the operation holds the limiter's shared state, not the object. With a
+  /// lazy token (`use_awaitable`, `deferred`) the wait starts when awaited; the object may be
+  /// destroyed before that or while the wait is queued, and the wait then completes with
+  /// `operation_aborted`. Nothing else must outlive the call.
+  /// Errors: `operation_aborted` only: cancelled, `cancel()` called, or the limiter destroyed.
+  /// Thread safety: may be called from any thread, concurrently with any other member.
   template <class CompletionToken = asio::use_awaitable_t<>>
   auto acquire(CompletionToken&& token = {}) {
     return asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
-        [this](auto handler) {
-          state::acquire(state_, queue::prepare(std::move(handler), executor_));
+        // Owns what it needs: the initiation of a lazy token (use_awaitable, deferred) runs
+        // when awaited, possibly after this object is gone.
+        [state = state_, ex = executor_](auto handler) {
+          state::acquire(state, queue::prepare(std::move(handler), ex));
         },
         token);
   }
@@ -137,6 +152,11 @@ class async_rate_limiter {
 
     static void acquire(const std::shared_ptr<state>& self, queue::waiter w) {
       std::unique_lock lock(self->mutex);
+      if (self->destroyed) {
+        lock.unlock();
+        queue::complete(std::move(w), asio::error::operation_aborted);
+        return;
+      }
       self->refill(clock::now());
       if (self->waiters.empty() && self->has_token()) {
         self->take_token();
@@ -181,8 +201,10 @@ class async_rate_limiter {
       if (w) queue::complete(std::move(*w), asio::error::operation_aborted);
     }
 
-    void abort_all() {
+    // Also when the limiter object is destroyed: then waits started later are aborted too.
+    void abort_all(bool destroying = false) {
       std::unique_lock lock(mutex);
+      if (destroying) destroyed = true;
       auto all = waiters.take_all();
       timer.cancel();
       lock.unlock();
@@ -196,6 +218,7 @@ class async_rate_limiter {
     clock::time_point last;
     asio::steady_timer timer;  // used only under the mutex
     bool timer_armed = false;
+    bool destroyed = false;
     queue waiters;
   };
 

@@ -28,9 +28,9 @@ namespace fanout {
 /// Thread safety: all member functions and permits may be used from any thread. Completions run
 /// on the waiter's associated executor (for a coroutine, its own executor).
 ///
-/// Lifetime: permits keep the semaphore's state alive, so a permit may outlive the semaphore
-/// object; waiters still queued when the semaphore is destroyed complete with
-/// `operation_aborted`.
+/// Lifetime: permits and pending waits keep the semaphore's state alive, so both may outlive the
+/// semaphore object; waits still queued when it is destroyed, or started after, complete with
+/// `operation_aborted`. Not copyable or movable (share it by reference or pointer).
 ///
 /// \code
 /// fanout::async_semaphore budget{executor, 16};
@@ -78,22 +78,33 @@ class async_semaphore {
   async_semaphore& operator=(const async_semaphore&) = delete;
 
   /// Completes queued waiters with `operation_aborted`; held permits stay valid.
-  ~async_semaphore() { state_->abort_all(); }
+  ~async_semaphore() { state_->destroy(); }
 
   executor_type get_executor() const noexcept { return executor_; }
 
   /// Waits for a permit.
   ///
-  /// Completes with `(error_code, permit)`: an empty error and a held permit, or
-  /// `operation_aborted` and an empty permit if the wait was cancelled or the semaphore
-  /// destroyed. Completes at once (through the handler's executor) when a permit is free and
-  /// nobody is queued. With the default token, `co_await sem.acquire()` returns the permit and
-  /// throws `boost::system::system_error` on cancellation.
+  /// Completion: `(error_code, permit)`: an empty error and a held permit, or an error and an
+  /// empty permit. As soon as a permit is free and nobody is queued before. With the default
+  /// token, `co_await sem.acquire()` returns the permit and throws `boost::system::system_error`
+  /// instead of an error.
+  /// Executor: the handler runs on its associated executor (a coroutine's own), or on
+  /// `get_executor()` when it has none; always through a post, never inside this call.
+  /// Cancellation: per-operation, of any type (terminal, partial, total): the wait leaves the
+  /// queue and completes with `operation_aborted`, taking no permit.
+  /// Object lifetimes: the operation holds the semaphore's shared state, not the object. With a
+  /// lazy token (`use_awaitable`, `deferred`) the wait starts when awaited; the object may be
+  /// destroyed before that or while the wait is queued, and the wait then completes with
+  /// `operation_aborted`. Nothing else must outlive the call.
+  /// Errors: `operation_aborted` only: cancelled, or the semaphore destroyed.
+  /// Thread safety: may be called from any thread, concurrently with any other member.
   template <class CompletionToken = asio::use_awaitable_t<>>
   auto acquire(CompletionToken&& token = {}) {
     return asio::async_initiate<CompletionToken, void(boost::system::error_code, permit)>(
-        [this](auto handler) {
-          state::acquire(state_, queue::prepare(std::move(handler), executor_));
+        // Owns what it needs: the initiation of a lazy token (use_awaitable, deferred) runs
+        // when awaited, possibly after this object is gone.
+        [state = state_, ex = executor_](auto handler) {
+          state::acquire(state, queue::prepare(std::move(handler), ex));
         },
         token);
   }
@@ -126,6 +137,11 @@ class async_semaphore {
 
     static void acquire(const std::shared_ptr<state>& self, queue::waiter w) {
       std::unique_lock lock(self->mutex);
+      if (self->destroyed) {
+        lock.unlock();
+        queue::complete(std::move(w), asio::error::operation_aborted, permit());
+        return;
+      }
       if (self->free > 0 && self->waiters.empty()) {
         --self->free;
         lock.unlock();
@@ -155,8 +171,10 @@ class async_semaphore {
       if (w) queue::complete(std::move(*w), asio::error::operation_aborted, permit());
     }
 
-    void abort_all() {
+    // The semaphore object is gone: queued waits, and those started later, are aborted.
+    void destroy() {
       std::unique_lock lock(mutex);
+      destroyed = true;
       auto all = waiters.take_all();
       lock.unlock();
       for (auto& w : all) queue::complete(std::move(w), asio::error::operation_aborted, permit());
@@ -164,6 +182,7 @@ class async_semaphore {
 
     mutable std::mutex mutex;
     std::size_t free;
+    bool destroyed = false;
     queue waiters;
   };
 

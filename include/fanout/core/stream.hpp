@@ -41,7 +41,9 @@ class result_stream {
   /// The first call starts the run on the calling coroutine's executor (items run on a strand of
   /// it). Call it again only after the previous call completed. Cancelling a pending `next()`
   /// stops the run: the items still running are cancelled, and this and later calls yield them
-  /// (and the unstarted ones) with `errc::cancelled`.
+  /// (and the unstarted ones) with `errc::cancelled`. If the input range throws, no further
+  /// element is taken, the running items are cancelled, and this call rethrows the exception
+  /// once they have ended; later calls yield the outcomes still held, then nullopt.
   asio::awaitable<std::optional<completed<T>>> next() {
     auto source = source_;  // the run stays alive for this call even if the stream moves
     if (!source->started()) source->start(co_await asio::this_coro::executor);
@@ -49,6 +51,7 @@ class result_stream {
   }
 
   /// Cancels the items still running; later `next()` calls yield them as `errc::cancelled`.
+  /// From any thread, also before the first `next()` (which then yields every item cancelled).
   void cancel() {
     if (source_) source_->cancel();
   }

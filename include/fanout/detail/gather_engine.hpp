@@ -31,6 +31,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <ranges>
 #include <type_traits>
@@ -136,13 +137,25 @@ class gather_engine final
       : view_(std::move(view)), fn_(std::move(fn)), options_(std::move(options)), window_(window) {}
 
   void start(asio::any_io_executor ex) override {
-    strand_.emplace(make_any_strand(ex));
-    wake_.emplace(*strand_, asio::steady_timer::time_point::max());
-    deadline_.emplace(*strand_);
+    auto strand = make_any_strand(ex);
+    wake_.emplace(strand, asio::steady_timer::time_point::max());
+    deadline_.emplace(strand);
     it_.emplace(std::ranges::begin(view_));
+    bool cancelled = false;
+    {
+      // cancel() may run on another thread meanwhile: it sees the strand, or leaves word.
+      std::lock_guard lock(start_mutex_);
+      strand_.emplace(std::move(strand));
+      cancelled = cancel_requested_;
+    }
+    // Nothing runs on the strand yet: the stop can be applied here.
+    if (cancelled) stop(stop_reason::cancelled);
   }
 
-  bool started() const noexcept override { return strand_.has_value(); }
+  bool started() const noexcept override {
+    std::lock_guard lock(start_mutex_);
+    return strand_.has_value();
+  }
 
   executor_type get_executor() const override { return *strand_; }
 
@@ -164,14 +177,24 @@ class gather_engine final
     co_await asio::this_coro::throw_if_cancelled(false);
     if (!self->deadline_armed_) self->arm_deadline();
     for (;;) {
-      self->rethrow_failure();
-      self->fill();
-      self->skip_unstarted();
-      self->rethrow_failure();  // a worker that ran inline in fill() may have met it
-      if (auto done = self->pop_ready()) co_return done;
-      if (self->exhausted() && self->in_flight_ == 0) {
-        self->deadline_->cancel();
-        co_return std::nullopt;
+      if (!self->failure_) {
+        self->fill();
+        self->skip_unstarted();
+      }
+      if (self->failure_) {
+        // The range threw (here, or in a worker): nothing more is taken, the running items
+        // were cancelled, and the exception waits until they have ended, since they may refer
+        // to the range and to whatever the caller's frame holds.
+        if (self->in_flight_ == 0) {
+          self->deadline_->cancel();
+          std::rethrow_exception(std::exchange(self->failure_, nullptr));
+        }
+      } else {
+        if (auto done = self->pop_ready()) co_return done;
+        if (self->exhausted() && self->in_flight_ == 0) {
+          self->deadline_->cancel();
+          co_return std::nullopt;
+        }
       }
       // Everything here runs on the strand, so no completion can slip in between this check
       // and the wait: an item that finishes wakes us by cancelling the timer.
@@ -201,8 +224,14 @@ class gather_engine final
   }
 
   void cancel() override {
-    if (!started()) return;
-    asio::post(*strand_, [self = this->shared_from_this()] { self->stop(stop_reason::cancelled); });
+    std::unique_lock lock(start_mutex_);
+    if (!strand_) {
+      cancel_requested_ = true;  // start() applies it
+      return;
+    }
+    auto strand = *strand_;
+    lock.unlock();
+    asio::post(strand, [self = this->shared_from_this()] { self->stop(stop_reason::cancelled); });
   }
 
  private:
@@ -222,12 +251,16 @@ class gather_engine final
 
   static constexpr std::size_t yield_every = 64;  // items a worker takes between two yields
 
-  // The range threw in a worker: next() throws it, as when fill() itself takes the item.
-  void rethrow_failure() {
-    if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  // The range threw: it is not touched again, the running items are cancelled, and next()
+  // throws once they have ended.
+  void range_failed(std::exception_ptr e) {
+    failure_ = std::move(e);
+    range_failed_ = true;
+    stop(stop_reason::cancelled);
+    wake_->cancel();
   }
 
-  bool exhausted() { return *it_ == std::ranges::end(view_); }
+  bool exhausted() { return range_failed_ || *it_ == std::ranges::end(view_); }
 
   void arm_deadline() {
     deadline_armed_ = true;
@@ -266,9 +299,13 @@ class gather_engine final
   void skip_unstarted() {
     while (stop_ != stop_reason::none && !exhausted() && window_has_room() &&
            (sink_ || in_order() || ready_.empty())) {
-      auto index = next_index_++;
-      ++*it_;
-      deliver(index, result_type(boost::system::in_place_error, stop_error(stop_)));
+      try {
+        ++*it_;
+      } catch (...) {
+        range_failed(std::current_exception());
+        return;
+      }
+      deliver(next_index_++, result_type(boost::system::in_place_error, stop_error(stop_)));
     }
   }
 
@@ -287,13 +324,21 @@ class gather_engine final
 
   // Takes the next element into `item`, as its own (an element made on the fly is moved or
   // copied out before the iterator moves on). The item's index is assigned by begin_item().
-  void take(item_slot& item) {
-    if constexpr (traits::by_reference) {
-      item = std::addressof(**it_);
-    } else {
-      item.emplace(std::ranges::iter_move(*it_));
+  // False when the range threw (see range_failed()).
+  bool take(item_slot& item) {
+    try {
+      if constexpr (traits::by_reference) {
+        item = std::addressof(**it_);
+      } else {
+        item.emplace(std::ranges::iter_move(*it_));
+      }
+      ++*it_;
+      return true;
+    } catch (...) {
+      if constexpr (!traits::by_reference) item.reset();
+      range_failed(std::current_exception());
+      return false;
     }
-    ++*it_;
   }
 
   void begin_item(child& c) {
@@ -307,7 +352,7 @@ class gather_engine final
   // and only when fill() says so). The worker may run inline up to its first suspension.
   void spawn_worker() {
     item_slot item{};
-    take(item);
+    if (!take(item)) return;
     child& c = acquire_child();
     begin_item(c);
     asio::co_spawn(*strand_, work(this, c, std::move(item)),
@@ -355,15 +400,7 @@ class gather_engine final
         co_await asio::this_coro::reset_cancellation_state();
         co_return;
       }
-      if (!self->may_start()) co_return;
-      try {
-        self->take(item);
-      } catch (...) {
-        // The range itself threw: see rethrow_failure().
-        self->failure_ = std::current_exception();
-        self->wake_->cancel();
-        co_return;
-      }
+      if (!self->may_start() || !self->take(item)) co_return;
       self->begin_item(c);
       // Each item starts with the cancellation behaviour a fresh coroutine has, whatever the
       // previous item's coroutine set on the worker (a filter, throw_if_cancelled).
@@ -475,7 +512,10 @@ class gather_engine final
   stop_reason stop_ = stop_reason::none;
   std::size_t window_ = 0;
   std::size_t next_to_yield_ = 0;
-  std::exception_ptr failure_;                      // the range threw in a worker
+  std::exception_ptr failure_;      // the range threw: next() rethrows it once nothing runs
+  bool range_failed_ = false;       // and is not touched again
+  mutable std::mutex start_mutex_;  // strand_ and cancel_requested_, for cancel() on any thread
+  bool cancel_requested_ = false;
   boost::circular_buffer<completed_type> ready_;    // completion order
   std::deque<std::optional<result_type>> reorder_;  // input order, from next_to_yield_ on
   std::vector<result_type> out_;                    // sink mode: gather's results

@@ -40,6 +40,7 @@
 #include <limits>
 #include <memory>
 #include <memory_resource>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -200,8 +201,9 @@ class connection : public std::enable_shared_from_this<connection> {
   auto async_exchange(const exchange_args& a, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(outcome)>(
         [this](auto handler, const exchange_args& args) {
-          args_ = args;
-          exchange_op<std::decay_t<decltype(handler)>>::launch(*this, std::move(handler));
+          // The arguments travel with the operation: args_ is connection state, written on
+          // the strand only (this runs on the caller's thread).
+          exchange_op<std::decay_t<decltype(handler)>>::launch(*this, std::move(handler), args);
         },
         token, a);
   }
@@ -212,8 +214,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
   /// Whether an idle pooled connection still looks usable: false when the server has closed it
   /// or sent bytes nobody asked for (they would be read as the next request's response). A
-  /// non-blocking peek, no I/O wait.
+  /// non-blocking peek, no I/O wait. From any thread: the pool calls it off the strand, where
+  /// close() may run meanwhile.
   bool alive() {
+    std::lock_guard lock(close_mutex_);
     auto& sock = socket();
     if (!sock.is_open() || buffer_.size() != 0) return false;
     // Over TLS, records may wait in the stream's own input buffer, out of a peek's sight, and
@@ -241,8 +245,11 @@ class connection : public std::enable_shared_from_this<connection> {
     mark_clean_shutdown();
     boost::system::error_code ec;
     auto& sock = socket();
-    sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-    sock.close(ec);
+    {
+      std::lock_guard lock(close_mutex_);  // against alive()
+      sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
+      sock.close(ec);
+    }
     watchdog_.cancel();
     watch_armed_ = false;
   }
@@ -305,10 +312,10 @@ class connection : public std::enable_shared_from_this<connection> {
   template <class Handler>
   class exchange_op {
    public:
-    static void launch(connection& c, Handler handler) {
+    static void launch(connection& c, Handler handler, const exchange_args& args) {
       namespace asio = boost::asio;
       auto const gen = c.exchange_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
-      exchange_op op(c, std::move(handler));
+      exchange_op op(c, std::move(handler), args);
       if (op.slot_.is_connected()) op.slot_.template emplace<exchange_canceller>(&c, gen);
       auto& strand = c.strand_;
       asio::dispatch(asio::bind_executor(strand, std::move(op)));
@@ -323,6 +330,7 @@ class connection : public std::enable_shared_from_this<connection> {
     // The first step: send the request.
     void operator()() {
       auto& c = *c_;
+      c.args_ = args_;
       c.cancelled_ = false;
       c.arm(c.args_.deadline);
       c.sent_ = clock::now();
@@ -373,8 +381,9 @@ class connection : public std::enable_shared_from_this<connection> {
         std::declval<const handler_executor&>(),
         boost::asio::execution::outstanding_work.tracked))>;
 
-    exchange_op(connection& c, Handler handler)
+    exchange_op(connection& c, Handler handler, const exchange_args& args)
         : c_(&c),
+          args_(args),
           handler_(std::move(handler)),
           slot_(boost::asio::get_associated_cancellation_slot(handler_)) {
       namespace asio = boost::asio;
@@ -425,6 +434,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
 
     connection* c_;
+    exchange_args args_;  // copied into the connection by the first step, on the strand
     Handler handler_;
     boost::asio::cancellation_slot slot_;
     std::optional<tracked_executor> work_;
@@ -615,6 +625,7 @@ class connection : public std::enable_shared_from_this<connection> {
   bool got_bytes_ = false;            // some response bytes arrived in this exchange
   bool close_after_ = false;          // the framing forbids another exchange
   exchange_args args_{};
+  std::mutex close_mutex_;  // alive() against close(): the socket's open state
   clock::time_point sent_;
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
   bool cancelled_ = false;

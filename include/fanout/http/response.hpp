@@ -61,7 +61,10 @@ class header_fields {
 /// Everything the server sent, with the final URL and method, is one block of memory of about
 /// the response's size on the wire, shared (never copied) by copies of the response, which
 /// may be used on any thread. The views the accessors return live as long as the response or
-/// a copy of it.
+/// a copy of it, so they are not offered on a temporary:
+/// `std::string_view b = (co_await http.get(u)).body();` would dangle at the semicolon and does
+/// not compile. Name the response first, or take an owning copy:
+/// `std::string(r.body())`. `json()` returns values and works on a temporary too.
 class response {
  public:
   response() = default;
@@ -71,21 +74,25 @@ class response {
   /// True for 2xx.
   bool ok() const noexcept { return status() >= 200 && status() < 300; }
   /// The reason phrase the server sent ("OK").
-  std::string_view reason() const noexcept {
+  std::string_view reason() const& noexcept {
     return block_ ? block_->reason() : std::string_view();
   }
+  std::string_view reason() const&& = delete;  // the view would dangle: see the class
   /// The HTTP version of the response: 11 for HTTP/1.1, 10 for HTTP/1.0.
   int version() const noexcept { return block_ ? block_->version() : 11; }
 
   /// The value of the first header named `name` (case-insensitive), or nullopt.
-  std::optional<std::string_view> header(std::string_view name) const noexcept {
+  std::optional<std::string_view> header(std::string_view name) const& noexcept {
     return block_ ? block_->find(name) : std::nullopt;
   }
+  std::optional<std::string_view> header(std::string_view name) const&& = delete;
   /// Every header, in the order received.
-  header_fields headers() const noexcept { return header_fields(block_.get()); }
+  header_fields headers() const& noexcept { return header_fields(block_.get()); }
+  header_fields headers() const&& = delete;
 
   /// The body, decompressed when the server sent gzip or deflate.
-  std::string_view body() const noexcept { return block_ ? block_->body() : std::string_view(); }
+  std::string_view body() const& noexcept { return block_ ? block_->body() : std::string_view(); }
+  std::string_view body() const&& = delete;
 
   /// The body parsed as JSON. Throws `fanout::system_error` with `errc::json`, naming the URL,
   /// when it is not JSON.
@@ -95,13 +102,16 @@ class response {
   T json() const;
 
   /// The final URL, after redirects.
-  std::string_view url() const noexcept { return block_ ? block_->url() : std::string_view(); }
+  std::string_view url() const& noexcept { return block_ ? block_->url() : std::string_view(); }
+  std::string_view url() const&& = delete;
   /// The method of the final request (a 303 turns POST into GET).
-  std::string_view method() const noexcept {
+  std::string_view method() const& noexcept {
     return block_ ? block_->method() : std::string_view();
   }
+  std::string_view method() const&& = delete;
   /// Where the time went.
-  const fanout::timings& timings() const noexcept { return timings_; }
+  const fanout::timings& timings() const& noexcept { return timings_; }
+  fanout::timings timings() const&& noexcept { return timings_; }  // a copy: it is small
   /// Requests sent for this response: 1, plus redirects followed, plus a transparent retry
   /// after a stale keep-alive connection, plus the requests of earlier attempts under the
   /// retry policy (429 twice, then 200: 3).

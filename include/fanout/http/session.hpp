@@ -47,6 +47,10 @@ struct session_stats {
 /// Lifetime: the session may be destroyed while requests are in flight: the destructor calls
 /// `close()`, and the requests still running fail with `errc::cancelled` and keep the internals
 /// alive until they finish. The executor's execution context must outlive those requests.
+/// A request made but not yet awaited holds the internals too, never the session object: the
+/// session may be moved meanwhile (the request runs as usual) or destroyed (it fails with
+/// `errc::cancelled`, "the session is closed"). A moved-from session may only be destroyed or
+/// assigned to.
 ///
 /// GCC 12 pitfalls (compiler bugs, not fanout's): inside a coroutine, (1) an aggregate
 /// temporary such as `fanout::request{...}` written inside a `co_await` expression has its
@@ -87,21 +91,28 @@ class session {
 
   /// Sends `req` and reads the whole response, following redirects.
   ///
-  /// Completes with the response whatever its status (unless `raise_for_status`). Throws
-  /// `fanout::system_error` carrying a `fanout::error` whose code says what failed (`timeout`,
-  /// `tls`, `invalid_url`, `connection_refused`, ...) and whose message names the method, the
-  /// URL and what happened: "GET http://127.0.0.1:4321/x: Connection refused (while connecting)".
-  /// Runs on the awaiting coroutine's executor, the socket I/O on the connection's strand.
-  /// Cancellation (terminal) of the awaiting coroutine abandons the request promptly: the
-  /// connection it used is closed and the result is `errc::cancelled`; so does cancelling it
-  /// during a retry's backoff sleep or a rate limiter's wait.
+  /// Completion: the response whatever its status (unless `raise_for_status`). Nothing is sent
+  /// before the returned awaitable is awaited; the request's timeout runs from then.
+  /// Executor: runs on the awaiting coroutine's executor, the socket I/O on the connection's
+  /// strand.
+  /// Cancellation: terminal cancellation of the awaiting coroutine abandons the request
+  /// promptly: the connection it used is closed and the result is `errc::cancelled`; so does
+  /// cancelling it during a retry's backoff sleep or a rate limiter's wait.
+  /// Object lifetimes: `req` is moved in. The awaitable holds the session's internals, not the
+  /// session object (see the class: it may be moved or destroyed before the co_await). The
+  /// response owns its memory; the views it gives out live as long as it.
+  /// Errors: throws `fanout::system_error` carrying a `fanout::error` whose code says what
+  /// failed (`timeout`, `tls`, `invalid_url`, `connection_refused`, `cancelled`, ...) and whose
+  /// message names the method, the URL and what happened:
+  /// "GET http://127.0.0.1:4321/x: Connection refused (while connecting)".
+  /// Thread safety: any number of requests may run at once, from any threads.
   ///
   /// Under a retry policy (`session_options::retry`, `request::retry`), completes with the last
   /// attempt's outcome; `response::attempts()` counts every request sent, and an error's message
   /// ends with "(after N attempts)" when there was more than one.
   boost::asio::awaitable<response> request(fanout::request req);
 
-  /// As `request`, but reports every failure as a value instead of throwing.
+  /// As `request`, but reports every failure as a value instead of throwing (the same lifetimes).
   boost::asio::awaitable<result_type> try_request(fanout::request req);
 
   boost::asio::awaitable<response> get(std::string url, header_list headers = {});

@@ -657,10 +657,21 @@ inline boost::asio::awaitable<session::result_type> session::try_request(fanout:
   return impl_->run(impl_, std::move(req));
 }
 
-inline boost::asio::awaitable<response> session::request(fanout::request req) {
-  auto r = co_await impl_->run(impl_, std::move(req));
+namespace detail {
+// The response, or its error thrown. A coroutine of its own, not a member of `session`: what it
+// awaits holds the session's internals, never the session object, which may be moved or
+// destroyed before the request is awaited.
+inline boost::asio::awaitable<response> value_or_throw(
+    boost::asio::awaitable<session::result_type> run) {
+  auto r = co_await std::move(run);
   if (!r) throw system_error(std::move(r).error());
   co_return std::move(*r);
+}
+}  // namespace detail
+
+// Not a coroutine (nor are the members below): see value_or_throw.
+inline boost::asio::awaitable<response> session::request(fanout::request req) {
+  return detail::value_or_throw(impl_->run(impl_, std::move(req)));
 }
 
 inline boost::asio::awaitable<response> session::get(std::string url, header_list headers) {
