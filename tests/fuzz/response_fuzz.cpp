@@ -44,16 +44,19 @@ void after_response(const fanout::detail::response_block& r) {
     }
   }
   if (auto ce = r.find("content-encoding")) {
-    auto const coding = content_coding_of(*ce);
+    auto const plan = plan_content_codings(*ce);
     std::string decoded;
-    auto ec = decode_content(coding, r.body(), max_body, decoded);
+    auto ec = decode_content(plan, r.body(), max_body, decoded);
     if (!ec && decoded.size() > max_body) std::abort();
-    if (!ec && coding != content_coding::unsupported) {
+    if (!ec && !plan.unsupported) {
       // What the session hands the user: the decoded body, the coding headers gone.
-      auto again =
-          response_builder::rebuild(r, coding == content_coding::identity ? r.body() : decoded,
-                                    {"content-encoding", "content-length"});
-      if (again->find("content-encoding") || again->status() != r.status()) std::abort();
+      response_builder b;
+      b.begin_copy(r, {"content-encoding", "content-length"}, max_body);
+      b.append_body(decoded);
+      auto again = b.finish();
+      if (again->find("content-encoding") || again->status() != r.status() ||
+          again->body() != decoded)
+        std::abort();
     }
   }
   // Every field is where the index says, inside the block, and found by its name.

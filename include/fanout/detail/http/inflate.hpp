@@ -7,78 +7,146 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fanout::detail {
 
-/// Inflates a gzip or zlib body (`raw` true: a bare deflate stream) into `out`, stopping with
-/// `errc::body_too_large` as soon as the output would exceed `limit` bytes, so a small bomb
-/// never allocates more than the limit. Other failures are `errc::decompression`.
-FANOUT_DECL boost::system::error_code inflate_body(std::string_view in, std::size_t limit, bool raw,
-                                                   std::string& out) {
-  z_stream zs{};
-  // 15 + 32: zlib or gzip header, detected; -15: raw deflate.
-  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK) return make_error_code(errc::decompression);
-  out.clear();
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  std::size_t chunk = std::max<std::size_t>(in.size() * 4, 4096);
-  while (rc != Z_STREAM_END) {
-    if (out.size() >= limit + 1) {
-      inflateEnd(&zs);
-      return make_error_code(errc::body_too_large);
-    }
-    std::size_t const room = std::min(chunk, limit + 1 - out.size());
-    std::size_t const old = out.size();
-    out.resize(old + room);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + old);
-    zs.avail_out = static_cast<uInt>(room);
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.resize(old + room - zs.avail_out);
-    if (rc == Z_STREAM_END) break;
-    if (rc != Z_OK && !(rc == Z_BUF_ERROR && zs.avail_out == 0)) {
-      inflateEnd(&zs);
-      return make_error_code(errc::decompression);
-    }
-    if (zs.avail_in == 0 && zs.avail_out != 0) {  // input ended before the stream did
-      inflateEnd(&zs);
-      return make_error_code(errc::decompression);
-    }
-    chunk *= 2;
-  }
-  inflateEnd(&zs);
-  if (out.size() > limit) return make_error_code(errc::body_too_large);
-  return {};
-}
-
-/// What a `Content-Encoding` value asks of us.
+/// One coding of a `Content-Encoding` list.
 enum class content_coding { identity, gzip, deflate, unsupported };
 
-/// "gzip"/"x-gzip", "deflate", "identity" or empty (identity), case-insensitive; anything else
-/// (br, zstd, a list of codings) is unsupported and left to the user.
+/// "gzip"/"x-gzip", "deflate", "identity"/"none" or empty (identity), case-insensitive;
+/// anything else (br, zstd) is unsupported.
 inline content_coding content_coding_of(std::string_view encoding) noexcept {
-  if (encoding.empty() || iequals(encoding, "identity")) return content_coding::identity;
+  if (encoding.empty() || iequals(encoding, "identity") || iequals(encoding, "none"))
+    return content_coding::identity;
   if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip")) return content_coding::gzip;
   if (iequals(encoding, "deflate")) return content_coding::deflate;
   return content_coding::unsupported;
 }
 
-/// Inflates `body` per `coding` into `out` ("deflate": zlib-wrapped, or the raw deflate some
-/// servers send); identity copies nothing and leaves `out` empty. Bounded by `limit`.
-FANOUT_DECL boost::system::error_code decode_content(content_coding coding, std::string_view body,
-                                                     std::size_t limit, std::string& out) {
-  out.clear();
-  switch (coding) {
-    case content_coding::gzip: return inflate_body(body, limit, false, out);
-    case content_coding::deflate: {
-      auto ec = inflate_body(body, limit, false, out);
-      if (ec == errc::decompression) ec = inflate_body(body, limit, true, out);
-      return ec;
-    }
-    default: return {};
+/// A `Content-Encoding` value as the codings to undo, first to undo first: the reverse of the
+/// order in which they were applied (RFC 9110 §8.4). identity/none are dropped (no-ops);
+/// `unsupported` is true when any coding is one we cannot undo, and then the body is to be
+/// left as it is (with its header), never half-decoded.
+struct coding_plan {
+  std::vector<content_coding> undo;
+  bool unsupported = false;
+};
+
+inline coding_plan plan_content_codings(std::string_view value) {
+  coding_plan plan;
+  while (!value.empty()) {
+    auto const comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    auto const c = content_coding_of(item);  // an empty list element is no coding (§5.6.1)
+    if (c == content_coding::unsupported) plan.unsupported = true;
+    if (c == content_coding::gzip || c == content_coding::deflate) plan.undo.push_back(c);
   }
+  std::reverse(plan.undo.begin(), plan.undo.end());
+  return plan;
+}
+
+/// Inflates `in` (gzip or zlib, detected; `raw` true: a bare deflate stream), handing the output
+/// to `sink(std::string_view)` in pieces. Every gzip member is decoded (RFC 1952 §2.2). Stops with
+/// `errc::body_too_large` once the output would exceed `limit` bytes, so a small bomb never
+/// makes more than the limit. A truncated stream, a bad checksum or bytes after the stream are
+/// `errc::decompression`: a body that was not decoded whole is never a shorter success.
+template <class Sink>
+boost::system::error_code inflate_to(std::string_view in, std::size_t limit, bool raw,
+                                     Sink&& sink) {
+  z_stream zs{};
+  // 15 + 32: zlib or gzip header, detected; -15: raw deflate.
+  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK) return make_error_code(errc::decompression);
+  struct ender {
+    z_stream& zs;
+    ~ender() { inflateEnd(&zs); }
+  } const end_at_exit{zs};
+  auto const* next = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t left = in.size();  // may exceed uInt: fed in pieces
+  auto feed = [&] {
+    if (zs.avail_in != 0 || left == 0) return;
+    auto const piece = std::min<std::size_t>(left, std::numeric_limits<uInt>::max());
+    zs.next_in = const_cast<Bytef*>(next);
+    zs.avail_in = static_cast<uInt>(piece);
+    next += piece;
+    left -= piece;
+  };
+  unsigned char buf[16 << 10];
+  std::size_t produced = 0;
+  for (;;) {
+    feed();
+    zs.next_out = buf;
+    zs.avail_out = sizeof buf;
+    int const rc = inflate(&zs, Z_NO_FLUSH);
+    std::size_t const got = sizeof buf - zs.avail_out;
+    if (got > limit - std::min(limit, produced)) return make_error_code(errc::body_too_large);
+    produced += got;
+    if (got) sink(std::string_view(reinterpret_cast<const char*>(buf), got));
+    if (rc == Z_STREAM_END) {
+      feed();
+      if (zs.avail_in == 0) return {};
+      // More after a gzip member: only another member may follow.
+      bool const gzip_member = !raw && zs.avail_in + left >= 2 && zs.next_in[0] == 0x1f &&
+                               (zs.avail_in >= 2 ? zs.next_in[1] : next[0]) == 0x8b;
+      if (!gzip_member || inflateReset(&zs) != Z_OK) return make_error_code(errc::decompression);
+      continue;
+    }
+    if (rc == Z_OK) continue;
+    // Z_BUF_ERROR with room to write: more input is needed; none left is a truncated stream.
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0 && left != 0) continue;
+    return make_error_code(errc::decompression);
+  }
+}
+
+/// Undoes one coding of `body` into `sink` ("deflate": zlib-wrapped, as the RFC says, or the
+/// raw deflate some servers send, as browsers and curl accept). Bounded by `limit`.
+template <class Sink>
+boost::system::error_code undo_coding(content_coding coding, std::string_view body,
+                                      std::size_t limit, Sink&& sink) {
+  if (coding == content_coding::gzip) return inflate_to(body, limit, false, sink);
+  // A zlib stream starts with CMF 0x?8 and a header checksum; anything else is raw deflate.
+  bool const zlib =
+      body.size() >= 2 && (static_cast<unsigned char>(body[0]) & 0x0f) == 8 &&
+      ((static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1])) % 31 == 0;
+  return inflate_to(body, limit, !zlib, sink);
+}
+
+/// Undoes every coding of `plan` (which must not be `unsupported`) on `body`, the last into
+/// `sink`; the intermediate layers go through a string. Bounded by `limit` at every layer.
+template <class Sink>
+boost::system::error_code decode_content(const coding_plan& plan, std::string_view body,
+                                         std::size_t limit, Sink&& sink) {
+  if (plan.undo.empty()) {
+    if (body.size() > limit) return make_error_code(errc::body_too_large);
+    if (!body.empty()) sink(body);
+    return {};
+  }
+  std::string layer, next_layer;
+  std::string_view current = body;
+  for (std::size_t i = 0; i + 1 < plan.undo.size(); ++i) {
+    next_layer.clear();
+    if (auto ec = undo_coding(plan.undo[i], current, limit,
+                              [&](std::string_view piece) { next_layer.append(piece); }))
+      return ec;
+    layer.swap(next_layer);
+    current = layer;
+  }
+  return undo_coding(plan.undo.back(), current, limit, sink);
+}
+
+/// `decode_content` into a string (cleared first).
+inline boost::system::error_code decode_content(const coding_plan& plan, std::string_view body,
+                                                std::size_t limit, std::string& out) {
+  out.clear();
+  return decode_content(plan, body, limit, [&](std::string_view piece) { out.append(piece); });
 }
 
 }  // namespace fanout::detail

@@ -203,10 +203,17 @@ class response_builder {
         {static_cast<std::uint32_t>(name.size()), static_cast<std::uint32_t>(value.size())});
   }
 
+  /// The first room made for a body: an announced Content-Length is believed only this far,
+  /// so that a header alone never reserves max_body_bytes (the body grows as it arrives).
+  static constexpr std::size_t initial_body_reserve = std::size_t(1) << 20;
+
   /// The header is complete: allocates the block with room for `body_size` bytes of body
-  /// (the Content-Length, or a guess when it is unknown).
-  void header_done(std::size_t body_size) {
+  /// (the Content-Length, or a guess when it is unknown), at most `initial_body_reserve`.
+  /// `exact`: `body_size` is the announced length, and the body does not grow past it.
+  void header_done(std::size_t body_size, bool exact = false) {
     if (block_) return;
+    grow_limit_ = exact ? std::min(body_size, max_body_) : max_body_;
+    body_size = std::min(body_size, initial_body_reserve);
     std::size_t const head = sizeof(response_block) + fields_.size() * sizeof(field_entry) +
                              text_.size() + url_.size() + method_.size();
     if (body_size > std::numeric_limits<std::size_t>::max() - head) throw std::bad_alloc();
@@ -239,7 +246,7 @@ class response_builder {
     auto& b = *block_;
     if (b.body_capacity_ - b.body_size_ < data.size()) {
       std::size_t const need = b.body_size_ + data.size();
-      std::size_t const grown = std::max(need, std::min(2 * b.body_capacity_, max_body_));
+      std::size_t const grown = std::max(need, std::min(2 * b.body_capacity_, grow_limit_));
       void* p = std::realloc(block_, b.head_size() + grown);
       if (!p) throw std::bad_alloc();
       block_ = static_cast<response_block*>(p);
@@ -260,6 +267,24 @@ class response_builder {
       }
     }
     return block_ptr(std::exchange(block_, nullptr));
+  }
+
+  /// The room for body bytes of the block being built (0 before the header is done).
+  std::size_t body_capacity() const noexcept { return block_ ? block_->body_capacity_ : 0; }
+
+  /// Starts a copy of `from` without its body and without the fields `drop` names
+  /// (case-insensitive); the body is then `append_body`ed, up to `max_body`, and `finish`ed.
+  void begin_copy(const response_block& from, std::initializer_list<std::string_view> drop,
+                  std::size_t max_body) {
+    begin(from.url(), from.method(), max_body);
+    status_line(from.status(), from.reason(), from.version());
+    for (auto it = from.fields_begin(); it != from.fields_end(); ++it) {
+      auto const f = *it;
+      if (std::none_of(drop.begin(), drop.end(),
+                       [&](std::string_view d) { return iequals(d, f.name); }))
+        field(f.name, f.value);
+    }
+    header_done(0);
   }
 
   /// Drops a response being built (a failed read).
@@ -292,6 +317,7 @@ class response_builder {
   std::vector<field_entry> fields_;
   std::string_view url_, method_;
   std::size_t max_body_ = 0;
+  std::size_t grow_limit_ = 0;
   std::uint16_t status_ = 0;
   std::uint16_t version_ = 11;
   std::uint32_t reason_size_ = 0;

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <new>
+#include <system_error>
 
 namespace fanout::detail {
 
@@ -51,18 +53,34 @@ class response_reader final : public boost::beast::http::basic_parser<false> {
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const& content_length,
-                         error_code&) override {
-    // Beast has already refused a Content-Length beyond the body limit.
-    builder_.header_done(content_length ? static_cast<std::size_t>(*content_length) : body_hint_);
+                         error_code& ec) override {
+    // Beast has already refused a Content-Length beyond the body limit; the builder believes
+    // it only up to its first reservation.
+    guarded(ec, [&] {
+      if (content_length)
+        builder_.header_done(static_cast<std::size_t>(*content_length), true);
+      else
+        builder_.header_done(body_hint_);
+    });
   }
-  std::size_t on_body_impl(string_view body, error_code&) override {
-    builder_.append_body(view(body));
-    return body.size();
+  std::size_t on_body_impl(string_view body, error_code& ec) override {
+    return guarded(ec, [&] { builder_.append_body(view(body)); }) ? body.size() : 0;
   }
   void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override {
-    builder_.append_body(view(body));
-    return body.size();
+  std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code& ec) override {
+    return guarded(ec, [&] { builder_.append_body(view(body)); }) ? body.size() : 0;
+  }
+  // An allocation that fails while the parser calls us is this response's error, not an
+  // exception out of the parser (and out of io_context::run).
+  template <class F>
+  static bool guarded(error_code& ec, F&& f) noexcept {
+    try {
+      f();
+      return true;
+    } catch (const std::bad_alloc&) {
+      ec = make_error_code(std::errc::not_enough_memory);
+      return false;
+    }
   }
   void on_finish_impl(error_code&) override {}
 

@@ -607,23 +607,32 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         }
       }
 
-      // Transparent decompression, bounded by max_body_bytes.
+      // Transparent decompression, bounded by max_body_bytes: the codings are undone in the
+      // reverse order of their application, the last straight into the new response block.
+      // A list with a coding we cannot undo is left as it came, header and all.
       if (decompress && !head && status != 204 && status != 304) {
         if (auto ce = got_back->find("content-encoding")) {
-          auto const coding = content_coding_of(*ce);
-          if (coding != content_coding::unsupported) {
-            std::string decoded;
-            if (auto ec =
-                    decode_content(coding, got_back->body(), max_body_bytes(), decoded)) {
-              if (ec == errc::body_too_large)
-                co_return fail(ec, "decompressed body larger than max_body_bytes (" +
-                                       std::to_string(options_.max_body_bytes) + ")");
-              co_return fail(ec, "cannot decode " + std::string(*ce) + " body");
+          auto const plan = plan_content_codings(*ce);
+          if (!plan.unsupported) {
+            response_builder decoded;
+            boost::system::error_code ec;
+            try {
+              decoded.begin_copy(*got_back, {"content-encoding", "content-length"},
+                                 max_body_bytes());
+              ec = decode_content(plan, got_back->body(), max_body_bytes(),
+                                  [&](std::string_view piece) { decoded.append_body(piece); });
+            } catch (const std::bad_alloc&) {
+              ec = make_error_code(std::errc::not_enough_memory);
             }
-            // The body the user sees is the decoded one, and the headers say so.
-            got_back = response_builder::rebuild(
-                *got_back, coding == content_coding::identity ? got_back->body() : decoded,
-                {"content-encoding", "content-length"});
+            if (ec == errc::body_too_large)
+              co_return fail(ec, "decompressed body larger than max_body_bytes (" +
+                                     std::to_string(options_.max_body_bytes) + ")");
+            if (ec == std::errc::not_enough_memory)
+              co_return fail(ec, "out of memory decoding the " + std::string(*ce) + " body");
+            if (ec)
+              co_return fail(ec, "cannot decode the " + std::string(*ce) +
+                                     " body (truncated, corrupt, or followed by other bytes)");
+            got_back = decoded.finish();
           }
         }
       }
