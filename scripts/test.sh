@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds fanout and runs every test (ctest), installing what is missing on Debian 12 first:
-#   1. g++ 12, Release (-O2, as users build): everything, every test;
+#   1. g++ 12, Release (CMake's -O3, as users build): everything, every test;
 #   2. clang-16 with libstdc++, Debug, AddressSanitizer + UndefinedBehaviorSanitizer: every test
 #      binary (so the library and its tests build warning-free with clang too);
 #   3. g++ 12, Debug, ThreadSanitizer: the core's tests and the HTTP tests on thread pools (their
