@@ -62,8 +62,12 @@ test_build "$root/build/test-asan" clang-16 clang++-16 \
   "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
   fanout_all_tests
 stage "clang-16 AddressSanitizer + UndefinedBehaviorSanitizer: tests"
-# The consumer tests build other projects with the system compiler: nothing to sanitize.
-ctest --test-dir "$root/build/test-asan" --output-on-failure -j "$jobs" --timeout 600 -E consumer
+# The consumer tests build other projects with the system compiler: nothing to sanitize. The
+# test that uses up every file descriptor on purpose runs in the Release stage only: the
+# sanitizers' own runtime needs descriptors (ASan's CHECK on pthread_getattr_np, UBSan's vptr
+# check through a pipe) and fails there, not fanout.
+ctest --test-dir "$root/build/test-asan" --output-on-failure -j "$jobs" --timeout 600 \
+  -E "consumer|out of descriptors with no connection of its own"
 
 stage "g++ ThreadSanitizer: build"
 # GCC warns that TSan does not instrument std::atomic_thread_fence; -Werror would stop there.
