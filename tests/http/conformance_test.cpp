@@ -35,7 +35,6 @@ struct row {
   bool reuse;  // whether the next request may go over the same connection
 };
 
-
 // clang-format off
 const row rows[] = {
   // name                                  method  reply                                                                                  then             status body     error           reuse

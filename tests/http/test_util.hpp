@@ -92,7 +92,8 @@ inline asio::awaitable<std::size_t> fan(fanout::session& s, std::vector<std::str
 /// The same for one URL.
 inline asio::awaitable<std::size_t> fan(fanout::session& s, std::string url, std::size_t n,
                                         std::size_t workers) {
-  std::vector<std::string> urls;  // named: GCC 12 miscompiles a braced temporary inside co_await (README)
+  std::vector<std::string>
+      urls;  // named: GCC 12 miscompiles a braced temporary inside co_await (README)
   urls.push_back(std::move(url));
   co_return co_await fan(s, std::move(urls), n, workers);
 }

@@ -179,7 +179,8 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   // `now + limit`, where a limit of 0 (or one too long to matter) is none.
   static clock::time_point deadline_after(clock::time_point now, std::chrono::milliseconds limit) {
-    if (limit.count() <= 0 || limit >= std::chrono::hours(24 * 365)) return clock::time_point::max();
+    if (limit.count() <= 0 || limit >= std::chrono::hours(24 * 365))
+      return clock::time_point::max();
     return now + std::chrono::duration_cast<clock::duration>(limit);
   }
 
@@ -326,7 +327,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(
 }
 
 inline boost::asio::awaitable<session::result_type> session_impl::invalid(fanout::request req,
-                                                                         std::string what) {
+                                                                          std::string what) {
   co_return result_type(boost::system::in_place_error, make_error_code(errc::invalid_request),
                         req.method + " " + req.url + ": " + what);
 }
@@ -540,8 +541,9 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       {
         bool keep = options_.keep_alive && kept_alive && conn->clean();
         // No idle limit of ours (0) is a year: a pooled connection's expiry must be a time.
-        auto idle = std::chrono::duration_cast<clock::duration>(
-            options_.idle_timeout.count() > 0 ? options_.idle_timeout : std::chrono::hours(24 * 365));
+        auto idle = std::chrono::duration_cast<clock::duration>(options_.idle_timeout.count() > 0
+                                                                    ? options_.idle_timeout
+                                                                    : std::chrono::hours(24 * 365));
         if (keep) {
           if (auto ka = got_back->find("keep-alive")) {
             if (auto n = keep_alive_timeout(*ka)) {
