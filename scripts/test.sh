@@ -33,8 +33,11 @@ stage() {  # stage <name>: prints how long the previous stage took
 }
 
 stage "g++ Release: build and every test"
+# FANOUT_UNITY_TESTS: each test binary compiles as two units, not one per file (a third of the
+# time; tests/CMakeLists.txt).
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFANOUT_BUILD_TESTS=ON \
-  -DFANOUT_BUILD_EXAMPLES=ON -DFANOUT_BUILD_BENCH=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+  -DFANOUT_BUILD_EXAMPLES=ON -DFANOUT_BUILD_BENCH=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+  -DFANOUT_UNITY_TESTS=ON
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 600
 
@@ -45,7 +48,8 @@ test_build() {
   local dir=$1 cc=$2 cxx=$3 flags=$4
   shift 4
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DFANOUT_BUILD_TESTS=ON \
-    -DFANOUT_BUILD_EXAMPLES=OFF -DFANOUT_BUILD_BENCH=OFF "-DCMAKE_C_COMPILER=$cc" \
+    -DFANOUT_BUILD_EXAMPLES=OFF -DFANOUT_BUILD_BENCH=OFF -DFANOUT_UNITY_TESTS=ON \
+    "-DCMAKE_C_COMPILER=$cc" \
     "-DCMAKE_CXX_COMPILER=$cxx" \
     "-DCMAKE_CXX_FLAGS=$flags" "-DCMAKE_EXE_LINKER_FLAGS=$flags"
   cmake --build "$dir" -j "$jobs" --target "$@"

@@ -15,7 +15,7 @@ namespace {
 
 constexpr bool head = true, get = false;
 
-struct row {
+struct head_row {
   const char* name;
   std::string_view in;
   bool head_request;
@@ -26,7 +26,7 @@ struct row {
 };
 
 // clang-format off
-const row rows[] = {
+const head_row head_rows[] = {
   {"canonical head, body follows",   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",        get,  state::complete,  38, "", false},
   {"nothing yet",                    "",                                                      get,  state::need_more, 0,  "", false},
   {"a valid prefix",                 "HTTP/1.",                                               get,  state::need_more, 0,  "", false},
@@ -59,7 +59,7 @@ const row rows[] = {
 
 TEST_CASE("scan_response_head: the end, validity and canonical form of a response head",
           "[conformance][response_head]") {
-  for (const auto& r : rows) {
+  for (const auto& r : head_rows) {
     DYNAMIC_SECTION(r.name) {
       std::string canonical;
       auto const got = scan_response_head(r.in, r.head_request, canonical);

@@ -305,7 +305,8 @@ class test_server {
     };
     routes_["/chunked"] = [](exchange& x) {
       x.res.chunked(true);
-      x.res.body() = std::string(5000, 'c') + "end";
+      // Built in place: GCC 12 -O3 reports a false -Warray-bounds on string(5000, 'c') + "end".
+      x.res.body().assign(5000, 'c').append("end");
     };
     routes_["/bytes/*"] = [](exchange& x) {
       x.res.body() = std::string(std::stoul(tail(x, "/bytes/")), 'x');
