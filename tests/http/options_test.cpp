@@ -115,6 +115,14 @@ TEST_CASE("options: a request with an impossible timeout or retry policy fails a
     REQUIRE_FALSE(jitter);
     CHECK(jitter.error().code() == errc::invalid_request);
     CHECK(contains(jitter.error().message(), "request::retry.jitter"));
+    // The message names the URL without its password (redact), like every other error.
+    std::string with_password = server.url("/hello");
+    with_password.insert(with_password.find("//") + 2, "user:secret@");
+    fanout::request req10{.url = with_password, .timeout = -1ms};
+    auto redacted = co_await s.try_request(req10);
+    REQUIRE_FALSE(redacted);
+    CHECK(contains(redacted.error().message(), "request::timeout is negative"));
+    CHECK_FALSE(contains(redacted.error().message(), "secret"));
     fanout::request req9{.url = server.url("/hello")};
     auto fine = co_await s.try_request(req9);
     REQUIRE(fine);

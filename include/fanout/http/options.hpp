@@ -6,11 +6,16 @@
 #include <fanout/core/retry.hpp>
 #include <fanout/version.hpp>
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/system/error_code.hpp>
+
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fanout {
 
@@ -63,6 +68,23 @@ struct session_options {
   /// How long a resolved host's addresses are reused; 0: not at all (every new connection
   /// resolves again).
   std::chrono::milliseconds dns_cache_ttl = std::chrono::seconds(10);
+  /// Resolves host names (never IP literals) instead of the system resolver (`getaddrinfo`):
+  /// returns the addresses to try in order, or sets `ec` (an empty list means "host not
+  /// found"). For a resolver of your own, pinned addresses (curl's `--resolve`) or tests whose
+  /// names must not leave the machine. Called on fanout's DNS threads, so it may block; one call
+  /// per (host, port) at a time, answers cached for `dns_cache_ttl` like the system's. A call
+  /// that never returns still lets its requests fail on their deadline or be cancelled. An
+  /// exception it throws fails the requests waiting for that name: with the code of a
+  /// `boost::system::system_error`, else `errc::exception`.
+  std::function<std::vector<boost::asio::ip::address>(const std::string& host,
+                                                      boost::system::error_code& ec)>
+      resolve{};
+  /// Origins whose state the session keeps at most, for each kind of per-origin state: DNS
+  /// answers, TLS sessions to resume, rate limiters (idle connections are bounded by the
+  /// connection caps and `idle_timeout`). The least recently used goes first; state in use
+  /// (a lookup in progress, a limiter with waiters or tokens still to refill) is never dropped.
+  /// 0 = no limit.
+  std::size_t max_cached_origins = 1024;
   /// Retries with exponential backoff and full jitter (`request::retry` overrides it). Off by
   /// default (`max_attempts = 1`). A request is repeated only when it is safe: an idempotent
   /// method (or `retry_non_idempotent`) that failed to connect, timed out, lost its connection,

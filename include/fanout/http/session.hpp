@@ -34,6 +34,10 @@ struct session_stats {
   std::size_t tls_resumed = 0;         ///< TLS handshakes that resumed a session
   std::size_t open_connections = 0;    ///< open now (in use, idle or connecting)
   std::size_t idle_connections = 0;    ///< idle in the pool now
+  // The per-origin caches, each bounded by `session_options::max_cached_origins`:
+  std::size_t dns_cached = 0;     ///< (host, port) answers and lookups in progress, held now
+  std::size_t tls_cached = 0;     ///< TLS sessions to resume, held now
+  std::size_t rate_limiters = 0;  ///< per-origin rate limiters, held now
 };
 
 /// A shared, connection-pooled HTTP/1.1 + HTTPS client.

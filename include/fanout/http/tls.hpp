@@ -3,6 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
+#include <fanout/detail/http/lru_map.hpp>
 #include <fanout/http/options.hpp>
 
 #include <boost/asio/ip/address.hpp>
@@ -13,9 +14,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
 namespace fanout::detail {
 
@@ -27,7 +29,8 @@ namespace fanout::detail {
 class tls_context {
  public:
   /// Throws `fanout::system_error` with `errc::tls` when `ca_file` cannot be loaded.
-  explicit tls_context(const session_options& o) : ctx_(boost::asio::ssl::context::tls_client) {
+  explicit tls_context(const session_options& o)
+      : ctx_(boost::asio::ssl::context::tls_client), sessions_(o.max_cached_origins) {
     ctx_.set_options(boost::asio::ssl::context::default_workarounds |
                      boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
                      boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
@@ -52,10 +55,6 @@ class tls_context {
   tls_context(const tls_context&) = delete;
   tls_context& operator=(const tls_context&) = delete;
 
-  ~tls_context() {
-    for (auto& [key, s] : sessions_) SSL_SESSION_free(s);
-  }
-
   boost::asio::ssl::context& native() noexcept { return ctx_; }
 
   /// Prepares a client `ssl` for `host` before its handshake: SNI (for names, not addresses),
@@ -66,11 +65,16 @@ class tls_context {
     if (ec) SSL_set_tlsext_host_name(ssl, host.c_str());
     SSL_set_ex_data(ssl, ssl_index(), const_cast<std::string*>(&key));
     std::lock_guard lock(mutex_);
-    if (auto it = sessions_.find(key); it != sessions_.end()) SSL_set_session(ssl, it->second);
+    if (auto* kept = sessions_.find(key)) {
+      if (expired(kept->get()))
+        sessions_.erase(key);
+      else
+        SSL_set_session(ssl, kept->get());  // takes its own reference
+    }
   }
 
-  /// The number of TLS sessions cached (one per origin at most).
-  std::size_t cached_sessions() {
+  /// The number of TLS sessions cached: one per origin at most, `max_cached_origins` at most.
+  std::size_t cached_sessions() const {
     std::lock_guard lock(mutex_);
     return sessions_.size();
   }
@@ -92,17 +96,25 @@ class tls_context {
     auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, ssl_index()));
     if (!self || !key) return 0;
     std::lock_guard lock(self->mutex_);
-    auto [it, inserted] = self->sessions_.try_emplace(*key, session);
-    if (!inserted) {
-      SSL_SESSION_free(it->second);
-      it->second = session;
-    }
+    self->sessions_.try_emplace(*key).first->reset(session);
+    self->sessions_.trim([](const session_ptr&) { return true; },
+                         [](const session_ptr& s) { return expired(s.get()); });
     return 1;
   }
 
+  // A session past the lifetime the server gave it cannot be resumed.
+  static bool expired(const SSL_SESSION* s) {
+    return SSL_SESSION_get_time(s) + SSL_SESSION_get_timeout(s) <= std::time(nullptr);
+  }
+
+  struct session_free {
+    void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
+  };
+  using session_ptr = std::unique_ptr<SSL_SESSION, session_free>;
+
   boost::asio::ssl::context ctx_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, SSL_SESSION*> sessions_;
+  mutable std::mutex mutex_;
+  lru_map<session_ptr> sessions_;  // the last session per origin, under `mutex_`
 };
 
 /// The peer verification callback: Asio's RFC 6125 `host_name_verification`, recording a

@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
 #include <fanout/detail/http/inflate.hpp>
+#include <fanout/detail/http/lru_map.hpp>
 #include <fanout/detail/http/proxy.hpp>
 #include <fanout/detail/http/request_builder.hpp>
 #include <fanout/detail/http/resolver_cache.hpp>
@@ -10,6 +11,7 @@
 #include <fanout/http/tls.hpp>
 #include <fanout/http/url.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -119,23 +121,29 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
         options_((validate(o), std::move(o))),
         tls_(options_),
         pool_(std::make_shared<connection_pool>(ex, options_)),
-        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl)),
-        proxies_(make_proxy_settings(options_.proxy, options_.no_proxy, options_.trust_env)) {
+        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl,
+                                              options_.max_cached_origins, options_.resolve)),
+        proxies_(make_proxy_settings(options_.proxy, options_.no_proxy, options_.trust_env)),
+        host_limiters_(options_.max_cached_origins) {
     if (options_.session_rate_limit.requests_per_second > 0)
       session_limiter_ = std::make_unique<async_rate_limiter>(ex, options_.session_rate_limit);
   }
 
-  ~session_impl() { pool_->close(); }
+  ~session_impl() {
+    pool_->close();
+    dns_->close();
+  }
 
   boost::asio::any_io_executor executor() const noexcept { return ex_; }
   const session_options& options() const noexcept { return options_; }
   void close() {
     closed_.store(true);
     pool_->close();
+    dns_->close();  // requests waiting for an address stop at once (a lookup may hang)
     // Requests waiting for a rate-limit token fail with errc::cancelled too.
     if (session_limiter_) session_limiter_->cancel();
     std::lock_guard lock(limiters_mutex_);
-    for (auto& [origin, limiter] : host_limiters_) limiter->cancel();
+    for (auto& [origin, entry] : host_limiters_) entry.limiter->cancel();
   }
 
   session_stats stats() const {
@@ -150,6 +158,12 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     s.tls_resumed = tls_resumed_.load();
     s.open_connections = pool_->open_connections();
     s.idle_connections = pool_->idle_connections();
+    s.dns_cached = dns_->size();
+    s.tls_cached = tls_.cached_sessions();
+    {
+      std::lock_guard lock(limiters_mutex_);
+      s.rate_limiters = host_limiters_.size();
+    }
     return s;
   }
 
@@ -198,13 +212,26 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   // A request refused before any I/O: `errc::invalid_request` saying why.
   static boost::asio::awaitable<result_type> invalid(fanout::request req, std::string what);
 
-  // The per-host limiter for `origin`, or null when unlimited.
-  async_rate_limiter* host_limiter(const std::string& origin) {
+  // The per-host limiter for `origin`, or null when unlimited. The caller holds it while it
+  // uses it: the map may drop it meanwhile (see `host_limiter_entry`).
+  std::shared_ptr<async_rate_limiter> host_limiter(const std::string& origin) {
     if (options_.rate_limit.requests_per_second <= 0) return nullptr;
+    auto const now = clock::now();
     std::lock_guard lock(limiters_mutex_);
-    auto& l = host_limiters_[origin];
-    if (!l) l = std::make_unique<async_rate_limiter>(ex_, options_.rate_limit);
-    return l.get();
+    auto [e, made] = host_limiters_.try_emplace(origin);
+    if (made) e->limiter = std::make_shared<async_rate_limiter>(ex_, options_.rate_limit);
+    e->last_used = now;
+    auto limiter = e->limiter;
+    // A limiter nobody holds, with no waiter, unused for as long as its bucket takes to refill,
+    // is the same as a new one: it may go (least recently used first, and beyond the cap).
+    auto const refill = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
+        static_cast<double>(std::max<std::size_t>(options_.rate_limit.burst, 1)) /
+        options_.rate_limit.requests_per_second));
+    auto const at_rest = [now, refill](const host_limiter_entry& h) {
+      return h.limiter.use_count() == 1 && h.limiter->waiting() == 0 && now - h.last_used >= refill;
+    };
+    host_limiters_.trim(at_rest, at_rest);
+    return limiter;
   }
 
   // Takes a token from `limiter` (if any), waiting at most until `deadline`. Completes with
@@ -267,12 +294,14 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     resolver_cache::results_type endpoints;
     if (auto literal = resolver_cache::literal(host, port)) {
       endpoints = std::move(*literal);
+    } else if (auto kept = dns_->cached(host, port)) {
+      endpoints = std::move(*kept);
     } else {
       auto const t0 = clock::now();
-      endpoints = co_await dns_->async_resolve(host, port, connect_deadline - clock::now(),
-                                               asio::redirect_error(connection::use_strand, ec));
+      endpoints = co_await resolve(host, port, connect_deadline, ec);
       t.dns += clock::now() - t0;
     }
+    if (!ec && closed_.load()) ec = asio::error::operation_aborted;  // closed while resolving
     if (ec) {
       connection::outcome o;
       o.where = stage::resolve;
@@ -284,10 +313,46 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     auto o = co_await conn->connect(endpoints, &tls_, options_.verify_tls, connect_deadline, t);
     if (!o.ec || o.where == stage::tls) pool_->connected();  // the TCP connection opened
     if (o.ec && via && o.where == stage::connect && o.ec != errc::proxy) note_proxy(o.what, *via);
+    if (!o.ec && closed_.load()) {  // closed while connecting: nothing may be sent any more
+      o.where = stage::connect;
+      o.ec = classify(asio::error::operation_aborted, stage::connect, X509_V_OK, o.what);
+    }
     if (o.ec) co_return o;
     if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
     co_return co_await conn->async_exchange(args, connection::use_strand);
   }
+
+  // The addresses of `host:port` (a name), waiting at most until `deadline`; `ec` says why
+  // not (Beast's timeout when the deadline passed). A lookup that hangs only keeps a DNS
+  // thread: this request stops waiting on its deadline, or when cancelled or closed.
+  connection::awaitable<resolver_cache::results_type> resolve(const std::string& host,
+                                                              std::uint16_t port,
+                                                              clock::time_point deadline,
+                                                              boost::system::error_code& ec) {
+    namespace asio = boost::asio;
+    auto lookup = dns_->async_resolve(host, port, asio::as_tuple(connection::use_strand));
+    if (deadline == clock::time_point::max()) {
+      auto [e, results] = co_await std::move(lookup);
+      ec = e;
+      co_return results;
+    }
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+    auto first = co_await (std::move(lookup) || timer.async_wait(connection::use_strand));
+    if (first.index() == 1) {
+      ec = boost::beast::error::timeout;
+      co_return resolver_cache::results_type{};
+    }
+    auto [e, results] = std::get<0>(std::move(first));
+    ec = e;
+    co_return results;
+  }
+
+  // A per-origin rate limiter and when a request last took it.
+  struct host_limiter_entry {
+    std::shared_ptr<async_rate_limiter> limiter;
+    clock::time_point last_used{};
+  };
 
   boost::asio::any_io_executor ex_;
   session_options options_;
@@ -298,18 +363,19 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   std::atomic<bool> closed_{false};
   std::atomic<std::size_t> requests_{0}, stale_retries_{0}, tls_resumed_{0}, retries_{0};
   std::unique_ptr<async_rate_limiter> session_limiter_;
-  std::mutex limiters_mutex_;
-  std::map<std::string, std::unique_ptr<async_rate_limiter>> host_limiters_;
+  mutable std::mutex limiters_mutex_;
+  lru_map<host_limiter_entry> host_limiters_;  // under `limiters_mutex_`
 };
 
 // Not a coroutine: a request without retries goes straight to run_once (one frame less). The
 // clock starts in the coroutines, when the request is awaited.
 inline boost::asio::awaitable<session::result_type> session_impl::run(
     std::shared_ptr<session_impl> self, fanout::request req) {
-  if (req.timeout && req.timeout->count() < 0)
-    return invalid(std::move(req), "request::timeout is negative (" +
-                                       std::to_string(req.timeout->count()) +
-                                       " ms); 0 means none, unset the session's");
+  if (req.timeout && req.timeout->count() < 0) {
+    std::string what = "request::timeout is negative (" + std::to_string(req.timeout->count()) +
+                       " ms); 0 means none, unset the session's";
+    return invalid(std::move(req), std::move(what));
+  }
   if (req.retry) {
     try {
       validate(*req.retry, "request::retry");
@@ -329,7 +395,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(
 inline boost::asio::awaitable<session::result_type> session_impl::invalid(fanout::request req,
                                                                           std::string what) {
   co_return result_type(boost::system::in_place_error, make_error_code(errc::invalid_request),
-                        req.method + " " + req.url + ": " + what);
+                        req.method + " " + redact(req.url) + ": " + what);
 }
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
@@ -465,7 +531,10 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       pooled_connection conn;
       if (session_limiter_ || options_.rate_limit.requests_per_second > 0) {
         auto ec = co_await take_token(session_limiter_.get(), deadline);
-        if (!ec) ec = co_await take_token(host_limiter(where.origin), deadline);
+        if (!ec) {
+          auto const limiter = host_limiter(where.origin);
+          ec = co_await take_token(limiter.get(), deadline);
+        }
         if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
         if (ec == errc::timeout)
           co_return fail(ec, "timed out waiting for the rate limit to " + where.origin);
