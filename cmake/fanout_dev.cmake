@@ -10,11 +10,14 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   list(APPEND FANOUT_WARNINGS -Wno-mismatched-new-delete)
 endif()
 
-# Asio, Asio.SSL and Beast compiled once into a static library: every test, example and
-# bench binary links it instead of instantiating the same heavy internals in every file.
+# Asio, Asio.SSL, Beast and fanout's session (FANOUT_SEPARATE_COMPILATION) compiled once into a
+# static library: every test, example and bench binary links it instead of instantiating the
+# same heavy internals in every file. The header-only mode users get by default is built by the
+# consumer tests (tests/consumer), clang-tidy (scripts/tidy.sh) and the fuzzers.
 add_library(fanout_dev_deps STATIC ${PROJECT_SOURCE_DIR}/cmake/fanout_dev_deps.cpp)
 target_compile_definitions(fanout_dev_deps PUBLIC
-  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION BOOST_ASIO_NO_DEPRECATED)
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION BOOST_ASIO_NO_DEPRECATED
+  FANOUT_SEPARATE_COMPILATION)
 target_link_libraries(fanout_dev_deps PUBLIC fanout)
 target_compile_options(fanout_dev_deps PRIVATE ${FANOUT_WARNINGS})
 

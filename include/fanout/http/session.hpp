@@ -145,6 +145,10 @@ class session {
 
 }  // namespace fanout
 
+// Header-only (the default): the definitions are here. With FANOUT_SEPARATE_COMPILATION, in the
+// one unit that includes <fanout/src.hpp>.
+#ifndef FANOUT_SEPARATE_COMPILATION
 #include <fanout/http/impl/session.hpp>
+#endif
 
 #endif

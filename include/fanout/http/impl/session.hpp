@@ -1,6 +1,7 @@
 #ifndef FANOUT_HTTP_IMPL_SESSION_HPP
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
+#include <fanout/detail/http/header_values.hpp>
 #include <fanout/detail/http/inflate.hpp>
 #include <fanout/detail/http/lru_map.hpp>
 #include <fanout/detail/http/proxy.hpp>
@@ -44,72 +45,6 @@
 #endif
 
 namespace fanout::detail {
-
-// The `timeout=N` of a `Keep-Alive` header, if any.
-inline std::optional<std::chrono::seconds> keep_alive_timeout(std::string_view v) {
-  for (std::size_t i = 0; i + 8 <= v.size(); ++i) {
-    if (!iequals(v.substr(i, 8), "timeout=")) continue;
-    std::size_t j = i + 8;
-    long n = 0;
-    bool digits = false;
-    while (j < v.size() && v[j] >= '0' && v[j] <= '9' && n < 1'000'000) {
-      n = n * 10 + (v[j++] - '0');
-      digits = true;
-    }
-    if (digits) return std::chrono::seconds(n);
-    return std::nullopt;
-  }
-  return std::nullopt;
-}
-
-// The wait a `Retry-After` value asks for: delta-seconds or an HTTP-date (IMF-fixdate, or the
-// obsolete RFC 850 and asctime forms RFC 9110 still requires us to accept), relative to `now`.
-// A date in the past means no wait (zero); an unparsable value, nullopt.
-inline std::optional<std::chrono::milliseconds> parse_retry_after(
-    std::string_view v, std::chrono::system_clock::time_point now) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty()) return std::nullopt;
-  if (std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (v.size() > 9) return std::chrono::hours(24 * 365);  // far beyond any max_backoff
-    long n = 0;
-    for (char c : v) n = n * 10 + (c - '0');
-    return std::chrono::seconds(n);
-  }
-  static constexpr const char* formats[] = {"%a, %d %b %Y %H:%M:%S GMT",
-                                            "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"};
-  for (const char* format : formats) {
-    std::tm tm{};
-    std::istringstream in{std::string(v)};
-    in.imbue(std::locale::classic());
-    in >> std::get_time(&tm, format);
-    if (in.fail()) continue;
-#ifdef _WIN32
-    std::time_t t = _mkgmtime(&tm);
-#else
-    std::time_t t = timegm(&tm);
-#endif
-    if (t == std::time_t(-1)) continue;
-    // In seconds first: system_clock's nanoseconds overflow before the year 2262 or 1678.
-    auto const now_s = std::chrono::floor<std::chrono::seconds>(now.time_since_epoch()).count();
-    if (t < now_s) return std::chrono::milliseconds::zero();
-    if (t - now_s > 365L * 24 * 3600) return std::chrono::hours(24 * 365);
-    auto wait = std::chrono::ceil<std::chrono::milliseconds>(
-        std::chrono::system_clock::from_time_t(t) - now);
-    return std::max(wait, std::chrono::milliseconds::zero());
-  }
-  return std::nullopt;
-}
-
-// A field value of nothing but spaces and tabs.
-inline bool is_blank(std::string_view v) noexcept {
-  return v.find_first_not_of(" \t") == std::string_view::npos;
-}
-
-// Statuses a server uses to say "not now, later".
-inline bool is_retryable_status(int status) noexcept {
-  return status == 429 || status == 502 || status == 503 || status == 504;
-}
 
 class session_impl : public std::enable_shared_from_this<session_impl> {
  public:
@@ -224,11 +159,12 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     auto limiter = e->limiter;
     // A limiter nobody holds, with no waiter, unused for as long as its bucket takes to refill,
     // is the same as a new one: it may go (least recently used first, and beyond the cap).
-    auto const refill = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(
-        static_cast<double>(std::max<std::size_t>(options_.rate_limit.burst, 1)) /
-        options_.rate_limit.requests_per_second));
+    // In seconds as a double: a slow rate and a large burst overflow a clock duration.
+    double const refill = static_cast<double>(std::max<std::size_t>(options_.rate_limit.burst, 1)) /
+                          options_.rate_limit.requests_per_second;
     auto const at_rest = [now, refill](const host_limiter_entry& h) {
-      return h.limiter.use_count() == 1 && h.limiter->waiting() == 0 && now - h.last_used >= refill;
+      return h.limiter.use_count() == 1 && h.limiter->waiting() == 0 &&
+             std::chrono::duration<double>(now - h.last_used).count() >= refill;
     };
     host_limiters_.trim(at_rest, at_rest);
     return limiter;
@@ -726,14 +662,15 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
 
 namespace fanout {
 
-inline session::session(executor_type ex, session_options options)
+FANOUT_SRC_DECL session::session(executor_type ex, session_options options)
     : impl_(std::make_shared<detail::session_impl>(std::move(ex), std::move(options))) {}
 
-inline session::~session() {
+FANOUT_SRC_DECL session::~session() {
   if (impl_) impl_->close();
 }
 
-inline boost::asio::awaitable<session::result_type> session::try_request(fanout::request req) {
+FANOUT_SRC_DECL boost::asio::awaitable<session::result_type> session::try_request(
+    fanout::request req) {
   return impl_->run(impl_, std::move(req));
 }
 
@@ -741,7 +678,7 @@ namespace detail {
 // The response, or its error thrown. A coroutine of its own, not a member of `session`: what it
 // awaits holds the session's internals, never the session object, which may be moved or
 // destroyed before the request is awaited.
-inline boost::asio::awaitable<response> value_or_throw(
+FANOUT_SRC_DECL boost::asio::awaitable<response> value_or_throw(
     boost::asio::awaitable<session::result_type> run) {
   auto r = co_await std::move(run);
   if (!r) throw system_error(std::move(r).error());
@@ -750,54 +687,58 @@ inline boost::asio::awaitable<response> value_or_throw(
 }  // namespace detail
 
 // Not a coroutine (nor are the members below): see value_or_throw.
-inline boost::asio::awaitable<response> session::request(fanout::request req) {
+FANOUT_SRC_DECL boost::asio::awaitable<response> session::request(fanout::request req) {
   return detail::value_or_throw(impl_->run(impl_, std::move(req)));
 }
 
-inline boost::asio::awaitable<response> session::get(std::string url, header_list headers) {
+FANOUT_SRC_DECL boost::asio::awaitable<response> session::get(std::string url,
+                                                              header_list headers) {
   return request(
       fanout::request{.method = "GET", .url = std::move(url), .headers = std::move(headers)});
 }
-inline boost::asio::awaitable<response> session::head(std::string url, header_list headers) {
+FANOUT_SRC_DECL boost::asio::awaitable<response> session::head(std::string url,
+                                                               header_list headers) {
   return request(
       fanout::request{.method = "HEAD", .url = std::move(url), .headers = std::move(headers)});
 }
-inline boost::asio::awaitable<response> session::del(std::string url, header_list headers) {
+FANOUT_SRC_DECL boost::asio::awaitable<response> session::del(std::string url,
+                                                              header_list headers) {
   return request(
       fanout::request{.method = "DELETE", .url = std::move(url), .headers = std::move(headers)});
 }
-inline boost::asio::awaitable<response> session::post(std::string url, nlohmann::json body,
-                                                      header_list headers) {
+FANOUT_SRC_DECL boost::asio::awaitable<response> session::post(std::string url, nlohmann::json body,
+                                                               header_list headers) {
   return request(fanout::request{.method = "POST",
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
 }
-inline boost::asio::awaitable<response> session::put(std::string url, nlohmann::json body,
-                                                     header_list headers) {
+FANOUT_SRC_DECL boost::asio::awaitable<response> session::put(std::string url, nlohmann::json body,
+                                                              header_list headers) {
   return request(fanout::request{.method = "PUT",
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
 }
-inline boost::asio::awaitable<response> session::patch(std::string url, nlohmann::json body,
-                                                       header_list headers) {
+FANOUT_SRC_DECL boost::asio::awaitable<response> session::patch(std::string url,
+                                                                nlohmann::json body,
+                                                                header_list headers) {
   return request(fanout::request{.method = "PATCH",
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
 }
 
-inline void session::close() {
+FANOUT_SRC_DECL void session::close() {
   if (impl_) impl_->close();
 }
-inline session::executor_type session::get_executor() const noexcept {
+FANOUT_SRC_DECL session::executor_type session::get_executor() const noexcept {
   return impl_->executor();
 }
-inline const session_options& session::options() const noexcept {
+FANOUT_SRC_DECL const session_options& session::options() const noexcept {
   return impl_->options();
 }
-inline session_stats session::stats() const {
+FANOUT_SRC_DECL session_stats session::stats() const {
   return impl_->stats();
 }
 

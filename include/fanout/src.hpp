@@ -1,0 +1,17 @@
+#ifndef FANOUT_SRC_HPP
+#define FANOUT_SRC_HPP
+
+// The definitions of fanout's compiled mode: include this in exactly one translation unit of a
+// program built with FANOUT_SEPARATE_COMPILATION defined everywhere (see fanout/config.hpp).
+
+#include <fanout/config.hpp>
+
+#ifndef FANOUT_SEPARATE_COMPILATION
+#error "<fanout/src.hpp> is for builds with FANOUT_SEPARATE_COMPILATION defined"
+#endif
+
+#include <fanout/http/session.hpp>
+
+#include <fanout/http/impl/session.hpp>
+
+#endif

@@ -1,0 +1,13 @@
+// One of two units that both use the session header-only (the default mode): the program links
+// only if every definition the two share is inline (FANOUT_SRC_DECL, FANOUT_DECL).
+#include <fanout/fanout.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+std::size_t session_unit_b() {
+  boost::asio::io_context io;
+  fanout::session s(io, {.max_connections = 4});
+  auto request = s.get("http://127.0.0.1:9/");  // made, never awaited: nothing is sent
+  s.close();
+  return s.stats().requests;
+}
