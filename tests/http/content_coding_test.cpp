@@ -2,9 +2,9 @@
 // compared byte for byte with a reference made here with zlib.
 #include <fanout/detail/http/inflate.hpp>
 
-#include <catch2/catch.hpp>
+#include "support/zlib_reference.hpp"
 
-#include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <string>
 #include <vector>
@@ -16,23 +16,8 @@ using fanout::detail::content_coding;
 using fanout::detail::decode_content;
 using fanout::detail::plan_content_codings;
 
-enum class wrap { gzip, zlib, raw };
-
-// `in` compressed by zlib itself: the reference the decoder is checked against.
-std::string compress(std::string_view in, wrap w) {
-  z_stream zs{};
-  int const bits = w == wrap::gzip ? 15 + 16 : w == wrap::zlib ? 15 : -15;
-  REQUIRE(deflateInit2(&zs, 6, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&zs, static_cast<uLong>(in.size())) + 64, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
+using fanout::test::compress;
+using wrap = fanout::test::zwrap;
 
 std::string text(std::size_t n, char seed) {
   std::string s;

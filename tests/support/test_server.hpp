@@ -9,6 +9,8 @@
 
 #include <fanout/detail/http/inflate.hpp>
 
+#include "zlib_reference.hpp"
+
 #include <zlib.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -51,21 +53,6 @@ struct exchange {
 };
 
 using route_handler = std::function<void(exchange&)>;
-
-/// Compresses `data` as gzip (`gzip`) or zlib-wrapped deflate.
-inline std::string compress(std::string_view data, bool gzip = true) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, gzip ? 15 + 16 : 15, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
 
 class test_server {
  public:
@@ -333,14 +320,15 @@ class test_server {
       std::string text;
       for (int i = 0; i < 200; ++i) text += "hello gzip ";
       x.res.set(http::field::content_encoding, "gzip");
-      x.res.body() = compress(text, true);
+      x.res.body() = compress(text, zwrap::gzip, Z_BEST_SPEED);
     };
     routes_["/deflate"] = [](exchange& x) {
       x.res.set(http::field::content_encoding, "deflate");
-      x.res.body() = compress("hello deflate", false);
+      x.res.body() = compress("hello deflate", zwrap::zlib, Z_BEST_SPEED);
     };
     routes_["/bomb"] = [](exchange& x) {
-      static const std::string bomb = compress(std::string(20 << 20, '\0'), true);
+      static const std::string bomb =
+          compress(std::string(20 << 20, '\0'), zwrap::gzip, Z_BEST_SPEED);
       x.res.set(http::field::content_encoding, "gzip");
       x.res.body() = bomb;
     };
