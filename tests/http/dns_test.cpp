@@ -94,7 +94,7 @@ void start(fanout::session& s, fanout::request req, std::shared_ptr<std::optiona
 
 }  // namespace
 
-TEST_CASE("dns: one name that does not resolve holds up no other lookup", "[dns]") {
+TEST_CASE("dns: a name whose lookup hangs holds up no other lookup", "[dns]") {
   test_server server;
   auto gate = std::make_shared<lookup_gate>();
   run_session(gated_options(gate, "slow.test"), [&](fanout::session& s) -> asio::awaitable<void> {

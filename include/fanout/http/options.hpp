@@ -19,6 +19,11 @@
 
 namespace fanout {
 
+/// A host name's addresses, in the order to try them, or an error in `ec` (see
+/// `session_options::resolve`).
+using resolve_function = std::function<std::vector<boost::asio::ip::address>(
+    const std::string& host, boost::system::error_code& ec)>;
+
 /// How a `fanout::session` connects, pools, limits and verifies. An aggregate: set what you
 /// need with designated initialisers in declaration order, `{.max_connections_per_host = 8}`.
 ///
@@ -76,9 +81,7 @@ struct session_options {
   /// that never returns still lets its requests fail on their deadline or be cancelled. An
   /// exception it throws fails the requests waiting for that name: with the code of a
   /// `boost::system::system_error`, else `errc::exception`.
-  std::function<std::vector<boost::asio::ip::address>(const std::string& host,
-                                                      boost::system::error_code& ec)>
-      resolve{};
+  resolve_function resolve{};
   /// Origins whose state the session keeps at most, for each kind of per-origin state: DNS
   /// answers, TLS sessions to resume, rate limiters (idle connections are bounded by the
   /// connection caps and `idle_timeout`). The least recently used goes first; state in use

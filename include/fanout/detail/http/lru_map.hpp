@@ -68,7 +68,6 @@ class lru_map {
   }
 
   std::size_t size() const noexcept { return items_.size(); }
-  std::size_t capacity() const noexcept { return capacity_; }
 
   /// Every (key, value), most recently used first.
   auto begin() noexcept { return items_.begin(); }

@@ -6,6 +6,7 @@
 #include <fanout/detail/http/complete.hpp>
 #include <fanout/detail/http/lru_map.hpp>
 #include <fanout/detail/waiter_queue.hpp>
+#include <fanout/http/options.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -51,16 +52,12 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
   using clock = std::chrono::steady_clock;
   using results_type = boost::asio::ip::tcp::resolver::results_type;
   using signature = void(boost::system::error_code, results_type);
-  using resolve_function = std::function<std::vector<boost::asio::ip::address>(
-      const std::string& host, boost::system::error_code& ec)>;
-
   resolver_cache(boost::asio::any_io_executor ex, clock::duration ttl, std::size_t max_entries,
                  resolve_function resolve = {})
-      : strand_(boost::asio::make_strand(ex)),
-        ttl_(ttl),
+      : ttl_(ttl),
         entries_(max_entries),
         resolve_(resolve ? std::make_shared<const resolve_function>(std::move(resolve)) : nullptr),
-        mailbox_(std::make_shared<mailbox>(strand_)) {}
+        mailbox_(std::make_shared<mailbox>(boost::asio::make_strand(ex))) {}
 
   resolver_cache(const resolver_cache&) = delete;
   resolver_cache& operator=(const resolver_cache&) = delete;
@@ -76,7 +73,7 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
   /// Completion: `(error_code, results_type)`: the addresses, or the resolver's error (for a
   /// `session_options::resolve` that threw: the code of a `boost::system::system_error`, else
   /// `errc::exception`).
-  /// Executor: the handler's associated executor (`get_executor()` when it has none), through a
+  /// Executor: the handler's associated executor (the cache's strand when it has none), through a
   /// post, never inside this call.
   /// Cancellation: per-operation, any type: the wait ends with `operation_aborted`; the lookup
   /// itself goes on (a system call cannot be interrupted) and fills the cache for later callers.
@@ -87,7 +84,7 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
   auto async_resolve(const std::string& host, std::uint16_t port, Token&& token) {
     return boost::asio::async_initiate<Token, signature>(
         [this](auto handler, const std::string& host, std::uint16_t port) {
-          start(queue::prepare(std::move(handler), strand_), host, port);
+          start(queue::prepare(std::move(handler), mailbox_->strand), host, port);
         },
         token, host, port);
   }
@@ -142,14 +139,12 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
   struct lookup : std::enable_shared_from_this<lookup> {
     std::mutex mutex;
     queue waiters;  // under `mutex`
-    bool done = false;
 
-    // `false` when the lookup already finished: the caller has the answer to use instead.
-    bool add(queue::waiter& w) {
+    // Only while the lookup is its entry's `pending` (under the cache's mutex): `finish` runs
+    // after the entry let go of it, so no waiter is added once it has run.
+    void add(queue::waiter& w) {
       std::lock_guard lock(mutex);
-      if (done) return false;
       waiters.push(std::move(w), weak_from_this());
-      return true;
     }
     // Called by a waiter's cancellation slot.
     void cancel(std::uint64_t id) {
@@ -160,7 +155,6 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
     }
     void finish(boost::system::error_code ec, const results_type& results) {
       std::unique_lock lock(mutex);
-      done = true;
       auto all = waiters.take_all();
       lock.unlock();
       for (auto& w : all) queue::complete(std::move(w), ec, results);
@@ -205,7 +199,6 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
         job = e->pending;
         lookups_.fetch_add(1, std::memory_order_relaxed);
       }
-      // `done` is set only after the entry lost `pending`, under this mutex: cannot fail here.
       e->pending->add(w);
       trim(now);
     }
@@ -278,7 +271,6 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
     return results_type::create(endpoints.begin(), endpoints.end(), host, service);
   }
 
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
   clock::duration ttl_;
   mutable std::mutex mutex_;
   lru_map<entry> entries_;  // under `mutex_`
