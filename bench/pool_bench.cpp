@@ -13,7 +13,7 @@
 //
 // Lines: `pool-bench EVENT QUEUED ns_per_event`
 
-#include <fanout/detail/http/pool_state.hpp>
+#include <fanout/http/detail/sansio/pool_state.hpp>
 
 #include <time.h>
 

@@ -3,14 +3,11 @@
 
 // The HTTP layer: a shared, connection-pooled HTTP/1.1 + HTTPS client on Beast. Knows nothing
 // of gather; `fetch_all` (fanout/fetch_all.hpp) joins the two layers.
-#include <fanout/http/connection.hpp>
-#include <fanout/http/connection_pool.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/options.hpp>
 #include <fanout/http/request.hpp>
 #include <fanout/http/response.hpp>
 #include <fanout/http/session.hpp>
-#include <fanout/http/tls.hpp>
 #include <fanout/http/url.hpp>
 
 #endif

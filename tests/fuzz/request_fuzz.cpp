@@ -2,7 +2,7 @@
 // arbitrary text (four lines; the rest is the body) through the session's checks before I/O
 // (detail::build_request). Whatever passes must serialize to exactly one request line plus one
 // line per header field: no CR, LF or NUL smuggled into the target or any field.
-#include <fanout/detail/http/request_builder.hpp>
+#include <fanout/http/detail/sansio/request_builder.hpp>
 
 // Boost.URL compiled into the harness, so that its parser is instrumented too.
 #include <boost/url/src.hpp>

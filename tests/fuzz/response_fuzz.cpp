@@ -3,7 +3,7 @@
 // session_impl::run_once does with the message: Keep-Alive timeout, Retry-After, a redirect's
 // Location, and decompression bounded by max_body_bytes.
 // The first input byte chooses the chunk size (low 6 bits) and a HEAD request (high bit).
-#include <fanout/detail/http/header_values.hpp>
+#include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/session.hpp>
 
 // Boost.URL compiled into the harness, so that its parser is instrumented too.

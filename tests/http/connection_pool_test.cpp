@@ -1,6 +1,6 @@
 // The connection pool driven directly, without sockets: connections are handed out but never
 // connected, so only the pool's own bookkeeping runs.
-#include <fanout/http/connection_pool.hpp>
+#include <fanout/http/detail/http1/connection_pool.hpp>
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>

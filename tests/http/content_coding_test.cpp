@@ -1,6 +1,6 @@
 // Content codings as pure functions: the Content-Encoding list, and what undoing it gives,
 // compared byte for byte with a reference made here with zlib.
-#include <fanout/detail/http/inflate.hpp>
+#include <fanout/http/detail/sansio/content_coding.hpp>
 
 #include "support/zlib_reference.hpp"
 

@@ -1,7 +1,7 @@
 // File descriptors: a session gives back every one it used, and a socket it cannot open for
 // lack of them (EMFILE) fails with that code when no connection of its own can free one. The
 // case where one can (requests wait for it) is run in a child process with `ulimit -n 256`:
-// tests/examples/fanout_fetch_test.cpp.
+// tests/tools/fanout_fetch_test.cpp.
 #include <fanout/http/session.hpp>
 
 #include "http/test_util.hpp"

@@ -1,7 +1,7 @@
 // Bodies a server can make hostile or broken: the memory a header alone reserves, and content
 // codings that do not decode whole, end to end against a loopback server that replies with
 // exact bytes.
-#include <fanout/detail/http/response_reader.hpp>
+#include <fanout/http/detail/http1/response_reader.hpp>
 #include <fanout/http/session.hpp>
 
 #include "http/test_util.hpp"

@@ -1,6 +1,7 @@
 // Lifetimes and threads in the HTTP layer: requests made before their session moves or dies,
 // and connection members that other threads call while the strand works. Run under
 // AddressSanitizer and ThreadSanitizer ("[threads]") in CI.
+#include <fanout/http/detail/http1/connection.hpp>
 #include <fanout/http/session.hpp>
 
 #include "http/test_util.hpp"

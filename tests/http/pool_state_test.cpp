@@ -1,5 +1,5 @@
 // The pool's "who gets the next connection" rules, without sockets or clocks.
-#include <fanout/detail/http/pool_state.hpp>
+#include <fanout/http/detail/sansio/pool_state.hpp>
 
 #include "pool_state_reference.hpp"
 

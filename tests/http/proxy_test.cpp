@@ -2,7 +2,7 @@
 // and fanout::session through an in-process proxy (tests/support/fake_proxy.hpp): absolute-form
 // plain HTTP, CONNECT tunnels with TLS verified against the origin, Proxy-Authorization sent to
 // the proxy only, 407s, an unreachable proxy, NO_PROXY, redirects, trust_env.
-#include <fanout/detail/http/proxy.hpp>
+#include <fanout/http/detail/sansio/proxy.hpp>
 
 #include "http/test_util.hpp"
 #include "support/certs.hpp"

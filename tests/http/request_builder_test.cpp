@@ -1,5 +1,5 @@
 // The checks and the message building a request goes through before any I/O.
-#include <fanout/detail/http/request_builder.hpp>
+#include <fanout/http/detail/sansio/request_builder.hpp>
 
 #include <catch2/catch.hpp>
 

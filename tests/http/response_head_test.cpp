@@ -1,6 +1,6 @@
 // scan_response_head, the sans-I/O step before Beast's parser: where a head ends, whether it is
 // valid, and the canonical form the parser gets.
-#include <fanout/detail/http/response_head.hpp>
+#include <fanout/http/detail/http1/response_head.hpp>
 
 #include <catch2/catch.hpp>
 

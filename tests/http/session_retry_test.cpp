@@ -1,6 +1,6 @@
 // fanout::session's retries (session_options::retry, request::retry) and rate limits
 // (session_options::rate_limit, session_rate_limit) against the in-process test server.
-#include <fanout/detail/http/header_values.hpp>
+#include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/session.hpp>
 
 #include "http/test_util.hpp"

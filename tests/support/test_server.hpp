@@ -7,7 +7,7 @@
 // what the client tests need; `route()` adds more, and `exchange` lets a route delay, close,
 // drop the connection or write raw bytes (for fault injection).
 
-#include <fanout/detail/http/inflate.hpp>
+#include <fanout/http/detail/sansio/content_coding.hpp>
 
 #include "zlib_reference.hpp"
 

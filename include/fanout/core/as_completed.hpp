@@ -4,7 +4,7 @@
 #include <fanout/core/options.hpp>
 #include <fanout/core/result.hpp>
 #include <fanout/core/stream.hpp>
-#include <fanout/detail/gather_engine.hpp>
+#include <fanout/core/detail/gather_engine.hpp>
 
 namespace fanout {
 

@@ -4,7 +4,7 @@
 #include <fanout/core/error.hpp>
 #include <fanout/core/options.hpp>
 #include <fanout/core/result.hpp>
-#include <fanout/detail/gather_engine.hpp>
+#include <fanout/core/detail/gather_engine.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -2,7 +2,7 @@
 #define FANOUT_CORE_SEMAPHORE_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/detail/waiter_queue.hpp>
+#include <fanout/core/detail/waiter_queue.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>

@@ -2,7 +2,7 @@
 #define FANOUT_CORE_STREAM_HPP
 
 #include <fanout/core/result.hpp>
-#include <fanout/detail/gather_engine.hpp>
+#include <fanout/core/detail/gather_engine.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

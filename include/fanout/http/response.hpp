@@ -3,7 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
-#include <fanout/detail/http/response_block.hpp>
+#include <fanout/http/detail/sansio/response_block.hpp>
 
 #include <nlohmann/json.hpp>
 

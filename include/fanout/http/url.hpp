@@ -3,7 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
-#include <fanout/detail/http/ascii.hpp>
+#include <fanout/http/detail/sansio/ascii.hpp>
 
 #include <openssl/evp.h>
 #include <boost/url/encode.hpp>

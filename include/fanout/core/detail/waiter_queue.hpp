@@ -1,5 +1,5 @@
-#ifndef FANOUT_DETAIL_WAITER_QUEUE_HPP
-#define FANOUT_DETAIL_WAITER_QUEUE_HPP
+#ifndef FANOUT_CORE_DETAIL_WAITER_QUEUE_HPP
+#define FANOUT_CORE_DETAIL_WAITER_QUEUE_HPP
 
 // The FIFO of suspended acquirers shared by async_semaphore and async_rate_limiter: type-erased
 // completion handlers that keep their executor busy while they wait, are cancellable one by one,

@@ -1,9 +1,9 @@
-#ifndef FANOUT_DETAIL_HTTP_INFLATE_HPP
-#define FANOUT_DETAIL_HTTP_INFLATE_HPP
+#ifndef FANOUT_HTTP_DETAIL_SANSIO_CONTENT_CODING_HPP
+#define FANOUT_HTTP_DETAIL_SANSIO_CONTENT_CODING_HPP
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
-#include <fanout/detail/http/ascii.hpp>
+#include <fanout/http/detail/sansio/ascii.hpp>
 
 #include <zlib.h>
 

@@ -1,5 +1,5 @@
-#ifndef FANOUT_DETAIL_HTTP_COMPLETE_HPP
-#define FANOUT_DETAIL_HTTP_COMPLETE_HPP
+#ifndef FANOUT_HTTP_DETAIL_NET_COMPLETE_HPP
+#define FANOUT_HTTP_DETAIL_NET_COMPLETE_HPP
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/dispatch.hpp>

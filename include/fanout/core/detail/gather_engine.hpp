@@ -1,5 +1,5 @@
-#ifndef FANOUT_DETAIL_GATHER_ENGINE_HPP
-#define FANOUT_DETAIL_GATHER_ENGINE_HPP
+#ifndef FANOUT_CORE_DETAIL_GATHER_ENGINE_HPP
+#define FANOUT_CORE_DETAIL_GATHER_ENGINE_HPP
 
 // The machinery shared by gather and as_completed: one engine per run starts items lazily up to
 // the cap, collects their outcomes, and applies fail-fast, the deadline and cancellation. All of
@@ -9,7 +9,7 @@
 #include <fanout/core/error.hpp>
 #include <fanout/core/options.hpp>
 #include <fanout/core/result.hpp>
-#include <fanout/detail/io_executor.hpp>
+#include <fanout/core/detail/io_executor.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>

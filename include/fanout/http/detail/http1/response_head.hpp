@@ -1,8 +1,8 @@
-#ifndef FANOUT_DETAIL_HTTP_RESPONSE_HEAD_HPP
-#define FANOUT_DETAIL_HTTP_RESPONSE_HEAD_HPP
+#ifndef FANOUT_HTTP_DETAIL_HTTP1_RESPONSE_HEAD_HPP
+#define FANOUT_HTTP_DETAIL_HTTP1_RESPONSE_HEAD_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/detail/http/ascii.hpp>
+#include <fanout/http/detail/sansio/ascii.hpp>
 
 #include <cstddef>
 #include <string>

@@ -1,8 +1,8 @@
-#ifndef FANOUT_DETAIL_HTTP_RESPONSE_READER_HPP
-#define FANOUT_DETAIL_HTTP_RESPONSE_READER_HPP
+#ifndef FANOUT_HTTP_DETAIL_HTTP1_RESPONSE_READER_HPP
+#define FANOUT_HTTP_DETAIL_HTTP1_RESPONSE_READER_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/detail/http/response_block.hpp>
+#include <fanout/http/detail/sansio/response_block.hpp>
 
 #include <boost/beast/http/basic_parser.hpp>
 

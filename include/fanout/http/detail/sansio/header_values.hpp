@@ -1,11 +1,11 @@
-#ifndef FANOUT_DETAIL_HTTP_HEADER_VALUES_HPP
-#define FANOUT_DETAIL_HTTP_HEADER_VALUES_HPP
+#ifndef FANOUT_HTTP_DETAIL_SANSIO_HEADER_VALUES_HPP
+#define FANOUT_HTTP_DETAIL_SANSIO_HEADER_VALUES_HPP
 
 // Response header values the session acts on, parsed as pure functions (table-tested in
 // tests/http/session_retry_test.cpp, fuzzed in tests/fuzz/response_fuzz.cpp).
 
 #include <fanout/config.hpp>
-#include <fanout/detail/http/ascii.hpp>
+#include <fanout/http/detail/sansio/ascii.hpp>
 
 #include <algorithm>
 #include <chrono>

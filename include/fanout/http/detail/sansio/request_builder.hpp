@@ -1,5 +1,5 @@
-#ifndef FANOUT_DETAIL_HTTP_REQUEST_BUILDER_HPP
-#define FANOUT_DETAIL_HTTP_REQUEST_BUILDER_HPP
+#ifndef FANOUT_HTTP_DETAIL_SANSIO_REQUEST_BUILDER_HPP
+#define FANOUT_HTTP_DETAIL_SANSIO_REQUEST_BUILDER_HPP
 
 // The checks a request passes before any I/O, and the message built from it: pure functions, so
 // that a fuzzer and unit tests reach exactly what the session sends.

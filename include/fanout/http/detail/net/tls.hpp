@@ -1,9 +1,9 @@
-#ifndef FANOUT_HTTP_TLS_HPP
-#define FANOUT_HTTP_TLS_HPP
+#ifndef FANOUT_HTTP_DETAIL_NET_TLS_HPP
+#define FANOUT_HTTP_DETAIL_NET_TLS_HPP
 
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
-#include <fanout/detail/http/lru_map.hpp>
+#include <fanout/http/detail/sansio/lru_map.hpp>
 #include <fanout/http/options.hpp>
 
 #include <boost/asio/ip/address.hpp>

@@ -1,5 +1,5 @@
-#ifndef FANOUT_DETAIL_HTTP_ASCII_HPP
-#define FANOUT_DETAIL_HTTP_ASCII_HPP
+#ifndef FANOUT_HTTP_DETAIL_SANSIO_ASCII_HPP
+#define FANOUT_HTTP_DETAIL_SANSIO_ASCII_HPP
 
 #include <cstddef>
 #include <string_view>

@@ -1,7 +1,7 @@
-#ifndef FANOUT_DETAIL_HTTP_STRAND_EXECUTOR_HPP
-#define FANOUT_DETAIL_HTTP_STRAND_EXECUTOR_HPP
+#ifndef FANOUT_HTTP_DETAIL_NET_STRAND_EXECUTOR_HPP
+#define FANOUT_HTTP_DETAIL_NET_STRAND_EXECUTOR_HPP
 
-#include <fanout/detail/io_executor.hpp>
+#include <fanout/core/detail/io_executor.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/prefer.hpp>

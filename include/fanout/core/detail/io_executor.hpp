@@ -1,5 +1,5 @@
-#ifndef FANOUT_DETAIL_IO_EXECUTOR_HPP
-#define FANOUT_DETAIL_IO_EXECUTOR_HPP
+#ifndef FANOUT_CORE_DETAIL_IO_EXECUTOR_HPP
+#define FANOUT_CORE_DETAIL_IO_EXECUTOR_HPP
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/execution.hpp>

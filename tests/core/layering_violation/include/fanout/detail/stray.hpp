@@ -1,0 +1,1 @@
+// A fixture for the layering check: a shared top-level detail/.
