@@ -1,10 +1,10 @@
 #ifndef FANOUT_CORE_GATHER_HPP
 #define FANOUT_CORE_GATHER_HPP
 
+#include <fanout/core/detail/gather_engine.hpp>
 #include <fanout/core/error.hpp>
 #include <fanout/core/options.hpp>
 #include <fanout/core/result.hpp>
-#include <fanout/core/detail/gather_engine.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,10 +1,10 @@
 #ifndef FANOUT_CORE_GATHER_STREAM_HPP
 #define FANOUT_CORE_GATHER_STREAM_HPP
 
+#include <fanout/core/detail/gather_engine.hpp>
 #include <fanout/core/options.hpp>
 #include <fanout/core/result.hpp>
 #include <fanout/core/stream.hpp>
-#include <fanout/core/detail/gather_engine.hpp>
 
 #include <cstddef>
 #include <limits>

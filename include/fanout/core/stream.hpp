@@ -1,8 +1,8 @@
 #ifndef FANOUT_CORE_STREAM_HPP
 #define FANOUT_CORE_STREAM_HPP
 
-#include <fanout/core/result.hpp>
 #include <fanout/core/detail/gather_engine.hpp>
+#include <fanout/core/result.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -6,10 +6,10 @@
 // its state and every item coroutine live on one strand, so it needs no locks and is safe on a
 // multi-threaded executor.
 
+#include <fanout/core/detail/io_executor.hpp>
 #include <fanout/core/error.hpp>
 #include <fanout/core/options.hpp>
 #include <fanout/core/result.hpp>
-#include <fanout/core/detail/io_executor.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>

@@ -1,15 +1,15 @@
 #ifndef FANOUT_HTTP_IMPL_SESSION_HPP
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
-#include <fanout/http/detail/sansio/header_values.hpp>
+#include <fanout/http/detail/http1/connection_pool.hpp>
+#include <fanout/http/detail/net/resolver_cache.hpp>
+#include <fanout/http/detail/net/tls.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
+#include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/detail/sansio/lru_map.hpp>
 #include <fanout/http/detail/sansio/proxy.hpp>
 #include <fanout/http/detail/sansio/request_builder.hpp>
-#include <fanout/http/detail/net/resolver_cache.hpp>
-#include <fanout/http/detail/http1/connection_pool.hpp>
 #include <fanout/http/error.hpp>
-#include <fanout/http/detail/net/tls.hpp>
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/as_tuple.hpp>

@@ -2,15 +2,15 @@
 #define FANOUT_HTTP_DETAIL_HTTP1_CONNECTION_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/http/detail/net/handler_memory.hpp>
-#include <fanout/http/detail/net/tunnel.hpp>
-#include <fanout/http/detail/sansio/request_builder.hpp>
 #include <fanout/http/detail/http1/response_head.hpp>
 #include <fanout/http/detail/http1/response_reader.hpp>
+#include <fanout/http/detail/net/handler_memory.hpp>
 #include <fanout/http/detail/net/strand_executor.hpp>
+#include <fanout/http/detail/net/tls.hpp>
+#include <fanout/http/detail/net/tunnel.hpp>
+#include <fanout/http/detail/sansio/request_builder.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/response.hpp>
-#include <fanout/http/detail/net/tls.hpp>
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/associated_cancellation_slot.hpp>

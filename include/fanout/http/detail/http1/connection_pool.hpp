@@ -2,9 +2,9 @@
 #define FANOUT_HTTP_DETAIL_HTTP1_CONNECTION_POOL_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/http/detail/http1/connection.hpp>
 #include <fanout/http/detail/net/complete.hpp>
 #include <fanout/http/detail/sansio/pool_state.hpp>
-#include <fanout/http/detail/http1/connection.hpp>
 #include <fanout/http/options.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>

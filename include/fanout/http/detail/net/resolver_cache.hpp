@@ -2,10 +2,10 @@
 #define FANOUT_HTTP_DETAIL_NET_RESOLVER_CACHE_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/core/detail/waiter_queue.hpp>
 #include <fanout/core/error.hpp>
 #include <fanout/http/detail/net/complete.hpp>
 #include <fanout/http/detail/sansio/lru_map.hpp>
-#include <fanout/core/detail/waiter_queue.hpp>
 #include <fanout/http/options.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
