@@ -30,7 +30,7 @@ namespace fanout {
 ///   cap), fail-fast, a deadline for the whole batch, a progress hook. Without a cap
 ///   (`max_concurrency = 0`) the cap is the smaller of the session's `max_connections` and
 ///   `max_pending_requests` (of those not 0): no more requests start than can be served or
-///   queued, so a long list to one host never fails its tail with `errc::too_many_pending`.
+///   queued, so a long list to one host never fails its tail with `http_errc::too_many_pending`.
 /// \param session the session's options: connection caps, timeouts, TLS, redirects.
 ///
 /// \code

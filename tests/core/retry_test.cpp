@@ -93,7 +93,7 @@ TEST_CASE("a server's wait is honoured but capped by max_backoff") {
     (void)co_await fanout::with_retry(
         {.max_attempts = 2, .max_backoff = 150ms},
         [&]() -> asio::awaitable<fanout::result<int>> {
-          if (++calls == 1) co_return fanout::error(fanout::errc::http_status, "429");
+          if (++calls == 1) co_return fanout::error(fanout::errc::timeout, "429");
           co_return 1;
         },
         [](const fanout::result<int>& r, std::size_t) -> std::optional<std::chrono::milliseconds> {

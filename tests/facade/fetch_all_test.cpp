@@ -29,7 +29,7 @@ TEST_CASE("fetch_all returns responses in input order, failures at their index")
   CHECK(rs[30].error().code() == boost::asio::error::connection_refused);
   CHECK(rs[30].error().message().find("http://127.0.0.1:1/refused") != std::string::npos);
   REQUIRE_FALSE(rs[31].has_value());
-  CHECK(rs[31].error().code() == fanout::errc::invalid_url);
+  CHECK(rs[31].error().code() == fanout::http_errc::invalid_url);
   REQUIRE(rs[32].has_value());
   CHECK(rs[32]->status() == 404);  // a status is not an error unless asked
   CHECK(server.peak_connections() <= 8);
@@ -65,7 +65,7 @@ TEST_CASE("fetch_all with raise_for_status and fail_fast stops the batch") {
                               {.raise_for_status = true});
   REQUIRE(rs.size() == 21);
   REQUIRE_FALSE(rs[0].has_value());
-  CHECK(rs[0].error().code() == fanout::errc::http_status);
+  CHECK(rs[0].error().code() == fanout::http_errc::http_status);
   for (std::size_t i = 1; i < rs.size(); ++i) {
     REQUIRE_FALSE(rs[i].has_value());
     CHECK(rs[i].error().code() == fanout::errc::cancelled);

@@ -16,13 +16,14 @@
 using namespace fanout::test;
 using namespace std::chrono_literals;
 using fanout::errc;
+using fanout::http_errc;
 
 namespace {
 
 // What the server does once it has written the row's bytes.
 enum class then { keep_open, close };
 constexpr bool reused = true, fresh = false;
-constexpr std::optional<errc> ok = std::nullopt;
+constexpr std::optional<http_errc> ok = std::nullopt;
 
 struct row {
   const char* name;
@@ -31,7 +32,7 @@ struct row {
   then after;
   int status;             // when `error` is ok
   std::string_view body;  // idem
-  std::optional<errc> error;
+  std::optional<http_errc> error;
   bool reuse;  // whether the next request may go over the same connection
 };
 
@@ -45,9 +46,9 @@ const row rows[] = {
   {"100, 102, 103 in a row, then 200",     "GET",  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhello", then::keep_open, 404, "hello", ok, reused},
   {"1xx with bare LF, then 200",           "GET",  "HTTP/1.1 100 Continue\n\nHTTP/1.1 200 OK\nContent-Length: 5\n\nhello",                then::keep_open, 200, "hello", ok,             reused},
   {"1xx before a 204",                     "GET",  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",                         then::keep_open, 204, "",      ok,             reused},
-  {"100 Continue, then no status line",    "GET",  "HTTP/1.1 100 Continue\r\n\r\nnot a status line\r\n\r\n",                              then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"100 Continue, then the server closes", "GET",  "HTTP/1.1 100 Continue\r\n\r\n",                                                       then::close,     0,   "",      errc::protocol, fresh},
-  {"101 Switching Protocols, not asked",   "GET",  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",     then::keep_open, 0,   "",      errc::protocol, fresh},
+  {"100 Continue, then no status line",    "GET",  "HTTP/1.1 100 Continue\r\n\r\nnot a status line\r\n\r\n",                              then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"100 Continue, then the server closes", "GET",  "HTTP/1.1 100 Continue\r\n\r\n",                                                       then::close,     0,   "",      http_errc::protocol, fresh},
+  {"101 Switching Protocols, not asked",   "GET",  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",     then::keep_open, 0,   "",      http_errc::protocol, fresh},
   // line endings and the status line (RFC 9112 §2.2, §4)
   {"bare LF line endings",                 "GET",  "HTTP/1.1 200 OK\nContent-Length: 5\n\nhello",                                         then::keep_open, 200, "hello", ok,             reused},
   {"CRLF and bare LF mixed",               "GET",  "HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 5\n\r\nhello",                             then::keep_open, 200, "hello", ok,             reused},
@@ -56,24 +57,24 @@ const row rows[] = {
   {"no reason phrase, no SP, bare LF",     "GET",  "HTTP/1.1 405\nContent-Length: 5\n\nhello",                                            then::keep_open, 405, "hello", ok,             reused},
   {"HTTP/1.0, Content-Length",             "GET",  "HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello",                                   then::keep_open, 200, "hello", ok,             fresh},
   {"HTTP/1.0, body until close",           "GET",  "HTTP/1.0 200 OK\r\n\r\nhello",                                                        then::close,     200, "hello", ok,             fresh},
-  {"HTTP/2 status line over HTTP/1",       "GET",  "HTTP/2 200\r\nContent-Length: 5\r\n\r\nhello",                                        then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"HTTP/0.9 (no status line)",            "GET",  "hello",                                                                               then::close,     0,   "",      errc::protocol, fresh},
-  {"garbage without any line end",         "GET",  "garbage",                                                                             then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"garbage line",                         "GET",  "SSH-2.0-OpenSSH_9.2\r\n",                                                             then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"empty line before the status line",    "GET",  "\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",                               then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"four-digit status code",               "GET",  "HTTP/1.1 2000 OK\r\nContent-Length: 5\r\n\r\nhello",                                  then::keep_open, 0,   "",      errc::protocol, fresh},
+  {"HTTP/2 status line over HTTP/1",       "GET",  "HTTP/2 200\r\nContent-Length: 5\r\n\r\nhello",                                        then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"HTTP/0.9 (no status line)",            "GET",  "hello",                                                                               then::close,     0,   "",      http_errc::protocol, fresh},
+  {"garbage without any line end",         "GET",  "garbage",                                                                             then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"garbage line",                         "GET",  "SSH-2.0-OpenSSH_9.2\r\n",                                                             then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"empty line before the status line",    "GET",  "\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",                               then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"four-digit status code",               "GET",  "HTTP/1.1 2000 OK\r\nContent-Length: 5\r\n\r\nhello",                                  then::keep_open, 0,   "",      http_errc::protocol, fresh},
   // fields (RFC 9112 §5)
   {"obs-fold",                             "GET",  "HTTP/1.1 200 OK\r\nX-Folded: a\r\n  b\r\nContent-Length: 5\r\n\r\nhello",              then::keep_open, 200, "hello", ok,             reused},
   {"obs-fold with bare LF",                "GET",  "HTTP/1.1 200 OK\nX-Folded: a\n\tb\nContent-Length: 5\n\nhello",                       then::keep_open, 200, "hello", ok,             reused},
-  {"whitespace before the first field",    "GET",  "HTTP/1.1 200 OK\r\n X-A: 1\r\nContent-Length: 5\r\n\r\nhello",                        then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"whitespace before the colon",          "GET",  "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",                                  then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"field line without a colon",           "GET",  "HTTP/1.1 200 OK\r\nBogus\r\nContent-Length: 5\r\n\r\nhello",                          then::keep_open, 0,   "",      errc::protocol, fresh},
+  {"whitespace before the first field",    "GET",  "HTTP/1.1 200 OK\r\n X-A: 1\r\nContent-Length: 5\r\n\r\nhello",                        then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"whitespace before the colon",          "GET",  "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",                                  then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"field line without a colon",           "GET",  "HTTP/1.1 200 OK\r\nBogus\r\nContent-Length: 5\r\n\r\nhello",                          then::keep_open, 0,   "",      http_errc::protocol, fresh},
   // Content-Length (RFC 9110 §8.6, RFC 9112 §6.3)
   {"two identical Content-Length fields",  "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",              then::keep_open, 200, "hello", ok,             reused},
   {"Content-Length: 5, 5",                 "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello",                                then::keep_open, 200, "hello", ok,             reused},
-  {"conflicting Content-Length fields",    "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",             then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"Content-Length: +5",                   "GET",  "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",                                  then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"body shorter than Content-Length",     "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",                                  then::close,     0,   "",      errc::protocol, fresh},
+  {"conflicting Content-Length fields",    "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",             then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"Content-Length: +5",                   "GET",  "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",                                  then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"body shorter than Content-Length",     "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",                                  then::close,     0,   "",      http_errc::protocol, fresh},
   {"no length: body until close",          "GET",  "HTTP/1.1 200 OK\r\n\r\nhello",                                                        then::close,     200, "hello", ok,             fresh},
   {"Connection: close",                    "GET",  "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",              then::keep_open, 200, "hello", ok,             fresh},
   // responses without a body (RFC 9112 §6.3 rule 1)
@@ -89,18 +90,18 @@ const row rows[] = {
   {"chunked trailer, no Trailer field",    "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n", then::keep_open, 200, "hello", ok,          reused},
   {"chunked trailer, Trailer field",       "GET",  "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n", then::keep_open, 200, "hello", ok, reused},
   {"chunked, TE in upper case",            "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: CHUNKED\r\n\r\n5\r\nhello\r\n0\r\n\r\n",         then::keep_open, 200, "hello", ok,             reused},
-  {"chunked, truncated by close",          "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",                        then::close,     0,   "",      errc::protocol, fresh},
-  {"chunked, bad chunk size",              "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",        then::keep_open, 0,   "",      errc::protocol, fresh},
+  {"chunked, truncated by close",          "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",                        then::close,     0,   "",      http_errc::protocol, fresh},
+  {"chunked, bad chunk size",              "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",        then::keep_open, 0,   "",      http_errc::protocol, fresh},
   // Transfer-Encoding (RFC 9112 §6.1, §6.3)
-  {"Transfer-Encoding: chunked, chunked",  "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::close,   0,   "",      errc::protocol, fresh},
-  {"two Transfer-Encoding: chunked fields","GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::close, 0, "", errc::protocol, fresh},
+  {"Transfer-Encoding: chunked, chunked",  "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::close,   0,   "",      http_errc::protocol, fresh},
+  {"two Transfer-Encoding: chunked fields","GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::close, 0, "", http_errc::protocol, fresh},
   {"chunked and Content-Length",           "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::keep_open, 200, "hello", ok, fresh},
   {"Content-Length and chunked",           "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::keep_open, 200, "hello", ok, fresh},
   {"chunked, identity and Content-Length", "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\nContent-Length: 3\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::keep_open, 200, "hello", ok, fresh},
   {"Transfer-Encoding: identity, chunked", "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", then::keep_open, 200, "hello", ok,           reused},
-  {"Transfer-Encoding: gzip, chunked",     "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",   then::keep_open, 0,   "",      errc::protocol, fresh},
-  {"Transfer-Encoding: gzip (not chunked)","GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",                                then::close,     0,   "",      errc::protocol, fresh},
-  {"Transfer-Encoding: x-unknown",         "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: x-unknown\r\n\r\nhello",                       then::close,     0,   "",      errc::protocol, fresh},
+  {"Transfer-Encoding: gzip, chunked",     "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",   then::keep_open, 0,   "",      http_errc::protocol, fresh},
+  {"Transfer-Encoding: gzip (not chunked)","GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello",                                then::close,     0,   "",      http_errc::protocol, fresh},
+  {"Transfer-Encoding: x-unknown",         "GET",  "HTTP/1.1 200 OK\r\nTransfer-Encoding: x-unknown\r\n\r\nhello",                       then::close,     0,   "",      http_errc::protocol, fresh},
   // whatever follows a complete response is not the next request's (the pool's invariant)
   {"one extra byte after the response",    "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloX",                                 then::keep_open, 200, "hello", ok,             fresh},
   {"a second response after the response", "GET",  "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG", then::keep_open, 200, "hello", ok, fresh},

@@ -12,6 +12,7 @@
 namespace {
 
 using fanout::errc;
+using fanout::http_errc;
 using fanout::detail::content_coding;
 using fanout::detail::decode_content;
 using fanout::detail::plan_content_codings;
@@ -71,7 +72,7 @@ TEST_CASE("decoded bodies equal the original bytes, or the decode fails", "[codi
     std::string decoded;
   };
   auto const ok = boost::system::error_code();
-  auto const broken = make_error_code(errc::decompression);
+  auto const broken = make_error_code(http_errc::decompression);
   std::vector<row> const rows{
       {"gzip", "gzip", gz_a, ok, a},
       {"two gzip members (RFC 1952 2.2)", "gzip", two_members, ok, a + b},
@@ -104,8 +105,8 @@ TEST_CASE("decoding stops at the limit, in every layer", "[codings]") {
         boost::system::error_code());
   CHECK(out == a);
   CHECK(decode_content(plan_content_codings("gzip"), gz, a.size() - 1, out) ==
-        make_error_code(errc::body_too_large));
+        make_error_code(http_errc::body_too_large));
   CHECK(out.size() < a.size());
   CHECK(decode_content(plan_content_codings("gzip, gzip"), compress(gz, wrap::gzip), 1000, out) ==
-        make_error_code(errc::body_too_large));
+        make_error_code(http_errc::body_too_large));
 }

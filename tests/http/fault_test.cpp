@@ -23,6 +23,7 @@ using namespace fanout::test;
 using namespace std::chrono_literals;
 using boost::system::error_code;
 using fanout::errc;
+using fanout::http_errc;
 
 namespace {
 
@@ -168,27 +169,27 @@ TEST_CASE("fault: reset in the middle of the body", "[fault]") {
 }
 
 TEST_CASE("fault: body shorter than its Content-Length, then close", "[fault]") {
-  check_fault(fault::truncated_body, {errc::protocol}, "before the end of the response");
+  check_fault(fault::truncated_body, {http_errc::protocol}, "before the end of the response");
 }
 
 TEST_CASE("fault: chunked body with a bad chunk size", "[fault]") {
-  check_fault(fault::bad_chunk_size, {errc::protocol}, "invalid HTTP response");
+  check_fault(fault::bad_chunk_size, {http_errc::protocol}, "invalid HTTP response");
 }
 
 TEST_CASE("fault: invalid status line", "[fault]") {
-  check_fault(fault::bad_status_line, {errc::protocol}, "invalid HTTP response");
+  check_fault(fault::bad_status_line, {http_errc::protocol}, "invalid HTTP response");
 }
 
 TEST_CASE("fault: headers larger than max_header_bytes", "[fault][security]") {
-  check_fault(fault::huge_headers, {errc::headers_too_large}, "max_header_bytes");
+  check_fault(fault::huge_headers, {http_errc::headers_too_large}, "max_header_bytes");
 }
 
 TEST_CASE("fault: body larger than max_body_bytes", "[fault][security]") {
-  check_fault(fault::huge_body, {errc::body_too_large}, "max_body_bytes");
+  check_fault(fault::huge_body, {http_errc::body_too_large}, "max_body_bytes");
 }
 
 TEST_CASE("fault: gzip bomb", "[fault][security]") {
-  check_fault(fault::gzip_bomb, {errc::body_too_large}, "decompressed body");
+  check_fault(fault::gzip_bomb, {http_errc::body_too_large}, "decompressed body");
 }
 
 TEST_CASE("fault: a server that never answers", "[fault]") {
@@ -207,7 +208,7 @@ TEST_CASE("fault: slowloris, one byte every 100 ms, meets the whole-request time
 TEST_CASE("fault: redirect loop", "[fault][security]") {
   auto options = fast_options();
   options.max_redirects = 5;
-  check_fault(fault::redirect_loop, {errc::too_many_redirects}, "more than 5 redirects", true,
+  check_fault(fault::redirect_loop, {http_errc::too_many_redirects}, "more than 5 redirects", true,
               options);
 }
 
@@ -241,7 +242,7 @@ TEST_CASE("fault: more requests waiting for a connection than max_pending_reques
         continue;
       }
       INFO(r.error());
-      CHECK(r.error().code() == errc::too_many_pending);
+      CHECK(r.error().code() == http_errc::too_many_pending);
       CHECK(contains(r.error().message(), "GET " + url + ": more than max_pending_requests (2)"));
       ++refused;
     }
@@ -378,15 +379,15 @@ std::function<void(tls_fault_servers&)> serving(const cert_pair& c) {
 }  // namespace
 
 TEST_CASE("fault: tls: a self-signed certificate", "[fault][tls]") {
-  check_tls_fault(serving(pki().self_signed), {errc::tls}, "(self-signed certificate)");
+  check_tls_fault(serving(pki().self_signed), {http_errc::tls}, "(self-signed certificate)");
 }
 
 TEST_CASE("fault: tls: an expired certificate", "[fault][tls]") {
-  check_tls_fault(serving(pki().expired), {errc::tls}, "(certificate has expired)");
+  check_tls_fault(serving(pki().expired), {http_errc::tls}, "(certificate has expired)");
 }
 
 TEST_CASE("fault: tls: a certificate for another host name", "[fault][tls]") {
-  check_tls_fault(serving(pki().wrong_host), {errc::tls}, "hostname mismatch");
+  check_tls_fault(serving(pki().wrong_host), {http_errc::tls}, "hostname mismatch");
 }
 
 TEST_CASE("fault: tls: a handshake that stalls meets connect_timeout", "[fault][tls]") {
@@ -414,5 +415,5 @@ TEST_CASE("fault: tls: a redirect from http to https with a bad certificate", "[
         });
         s.faulty = s.plain->url("/to-bad");
       },
-      {errc::tls}, "(self-signed certificate)");
+      {http_errc::tls}, "(self-signed certificate)");
 }

@@ -22,6 +22,7 @@ namespace {
 
 using namespace fanout::test;
 using fanout::errc;
+using fanout::http_errc;
 using tcp = boost::asio::ip::tcp;
 
 /// Answers each connection's first request with `reply`, then closes it. One thread, loopback,
@@ -151,12 +152,12 @@ TEST_CASE("hostile body: content codings decode whole or fail, end to end", "[ho
     auto const gz = gzip(a);
     auto r = fetch(reply("gzip", gz.substr(0, gz.size() - 6)));
     REQUIRE_FALSE(r);
-    CHECK(r.error().code() == errc::decompression);
+    CHECK(r.error().code() == http_errc::decompression);
     CHECK(contains(r.error().message(), "cannot decode the gzip body"));
   }
   SECTION("garbage after the gzip stream is an error") {
     auto r = fetch(reply("gzip", gzip(a) + "trailing garbage"));
     REQUIRE_FALSE(r);
-    CHECK(r.error().code() == errc::decompression);
+    CHECK(r.error().code() == http_errc::decompression);
   }
 }

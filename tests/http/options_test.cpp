@@ -10,6 +10,7 @@
 using namespace fanout::test;
 using namespace std::chrono_literals;
 using fanout::errc;
+using fanout::http_errc;
 
 TEST_CASE("options: impossible values throw std::invalid_argument naming the option", "[options]") {
   struct row {
@@ -106,14 +107,14 @@ TEST_CASE("options: a request with an impossible timeout or retry policy fails a
     fanout::request req7{.url = server.url("/hello"), .timeout = -1ms};
     auto negative = co_await s.try_request(req7);
     REQUIRE_FALSE(negative);
-    CHECK(negative.error().code() == errc::invalid_request);
+    CHECK(negative.error().code() == http_errc::invalid_request);
     CHECK(contains(negative.error().message(), "request::timeout is negative"));
     CHECK(contains(negative.error().message(), server.url("/hello")));
     fanout::request req8{.url = server.url("/hello"),
                          .retry = fanout::retry_policy{.max_attempts = 2, .jitter = 7}};
     auto jitter = co_await s.try_request(req8);
     REQUIRE_FALSE(jitter);
-    CHECK(jitter.error().code() == errc::invalid_request);
+    CHECK(jitter.error().code() == http_errc::invalid_request);
     CHECK(contains(jitter.error().message(), "request::retry.jitter"));
     // The message names the URL without its password (redact), like every other error.
     std::string with_password = server.url("/hello");

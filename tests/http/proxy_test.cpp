@@ -16,6 +16,7 @@
 using namespace fanout::test;
 using namespace std::chrono_literals;
 using fanout::errc;
+using fanout::http_errc;
 namespace fd = fanout::detail;
 
 namespace {
@@ -56,14 +57,6 @@ fanout::session_options via(std::string proxy) {
   return o;
 }
 
-// A port nothing listens on (bound, then closed).
-std::uint16_t closed_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(
-      io, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
 }  // namespace
 
 TEST_CASE("proxy: parse_proxy_url", "[proxy]") {
@@ -96,11 +89,11 @@ TEST_CASE("proxy: parse_proxy_url", "[proxy]") {
   REQUIRE_FALSE(fd::parse_proxy_url("http://user@127.0.0.1:3128", p, why));
   CHECK(p.authorization == "Basic dXNlcjo=");  // "user:"
 
-  CHECK(fd::parse_proxy_url("https://127.0.0.1:3128", p, why) == errc::invalid_url);
+  CHECK(fd::parse_proxy_url("https://127.0.0.1:3128", p, why) == http_errc::invalid_url);
   CHECK(contains(why, "unsupported proxy scheme \"https\""));
-  CHECK(fd::parse_proxy_url("socks5://127.0.0.1:1080", p, why) == errc::invalid_url);
+  CHECK(fd::parse_proxy_url("socks5://127.0.0.1:1080", p, why) == http_errc::invalid_url);
   CHECK(contains(why, "socks5"));
-  CHECK(fd::parse_proxy_url("http://", p, why) == errc::invalid_url);
+  CHECK(fd::parse_proxy_url("http://", p, why) == http_errc::invalid_url);
 }
 
 TEST_CASE("proxy: no_proxy_matches", "[proxy]") {
@@ -294,14 +287,15 @@ TEST_CASE("proxy: verification stays on through a tunnel", "[proxy]") {
     fanout::request req{.url = url};
     auto r = co_await s.try_request(req);
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().code() == errc::tls);
+    CHECK(r.error().code() == http_errc::tls);
     CHECK(contains(r.error().message(), "GET " + url + ": TLS handshake failed"));
   });
   REQUIRE(proxy.requests().size() == 1);
   CHECK(proxy.requests()[0].method == "CONNECT");
 }
 
-TEST_CASE("proxy: a refused CONNECT is errc::proxy naming the URL, proxy and status", "[proxy]") {
+TEST_CASE("proxy: a refused CONNECT is http_errc::proxy naming the URL, proxy and status",
+          "[proxy]") {
   test_server server(tls_with());
   fake_proxy proxy({.require_auth = user_pass_basic});
   run_session(via(proxy.url("user:wrong")), [&](fanout::session& s) -> asio::awaitable<void> {
@@ -309,7 +303,7 @@ TEST_CASE("proxy: a refused CONNECT is errc::proxy naming the URL, proxy and sta
     fanout::request req{.url = url};
     auto r = co_await s.try_request(req);
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().code() == errc::proxy);
+    CHECK(r.error().code() == http_errc::proxy);
     INFO(r.error().message());
     CHECK(r.error().message() == "GET " + url +
                                      ": proxy 127.0.0.1:" + std::to_string(proxy.port()) +
@@ -362,7 +356,7 @@ TEST_CASE("proxy: NO_PROXY, request::proxy and invalid proxy URLs", "[proxy]") {
     fanout::request bad{.url = server.url("/hello"), .proxy = "socks5://user:pw@127.0.0.1:1"};
     auto b = co_await s.try_request(bad);
     REQUIRE_FALSE(b.has_value());
-    CHECK(b.error().code() == errc::invalid_url);
+    CHECK(b.error().code() == http_errc::invalid_url);
     CHECK(contains(b.error().message(), "invalid proxy URL (request::proxy)"));
   });
   REQUIRE(proxy.requests().size() == 1);

@@ -13,6 +13,7 @@
 
 using namespace fanout::test;
 using fanout::errc;
+using fanout::http_errc;
 
 // --- pure decisions -------------------------------------------------------------------------
 
@@ -80,8 +81,8 @@ TEST_CASE("redirect: Location values resolve, lose dot segments and get percent-
   }
   // Not a URI reference even once escaped.
   std::string out;
-  CHECK(fanout::resolve_location("http://h/", "http://[::1/", out) == errc::invalid_url);
-  CHECK(fanout::resolve_location("not a base", "/x", out) == errc::invalid_url);
+  CHECK(fanout::resolve_location("http://h/", "http://[::1/", out) == http_errc::invalid_url);
+  CHECK(fanout::resolve_location("not a base", "/x", out) == http_errc::invalid_url);
 }
 
 // BEGIN new API
@@ -338,20 +339,20 @@ TEST_CASE("redirect: an error never shows the password of its URL", "[redirect][
     fanout::request invalid{.url = "http://user:s3cret@127.0.0.1:0/x"};
     auto r2 = co_await s.try_request(invalid);
     REQUIRE_FALSE(r2);
-    CHECK(r2.error().code() == errc::invalid_url);
+    CHECK(r2.error().code() == http_errc::invalid_url);
     CHECK(r2.error().message().rfind("GET http://user:***@127.0.0.1:0/x: invalid URL", 0) == 0);
 
     fanout::request status{.url = server.url("user:s3cret", "/fail"), .raise_for_status = true};
     auto r3 = co_await s.try_request(status);
     REQUIRE_FALSE(r3);
-    CHECK(r3.error().code() == errc::http_status);
+    CHECK(r3.error().code() == http_errc::http_status);
     CHECK(r3.error().message() ==
           "GET " + server.url("user:***", "/fail") + ": HTTP 500 Internal Server Error");
 
     fanout::request ftp{.url = server.url("user:s3cret", "/to-ftp")};
     auto r4 = co_await s.try_request(ftp);
     REQUIRE_FALSE(r4);
-    CHECK(r4.error().code() == errc::redirect_refused);
+    CHECK(r4.error().code() == http_errc::redirect_refused);
     CHECK(r4.error().message() == "GET " + server.url("user:***", "/to-ftp") +
                                       ": redirect to ftp://u:***@127.0.0.1/ refused: "
                                       "unsupported scheme \"ftp\"");

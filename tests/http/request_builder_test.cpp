@@ -6,6 +6,7 @@
 #include <string>
 
 using fanout::errc;
+using fanout::http_errc;
 
 namespace {
 
@@ -54,14 +55,14 @@ TEST_CASE("request_builder: defaults, user headers and the body", "[request_buil
 
 TEST_CASE("request_builder: CR, LF and NUL never reach the wire", "[request_builder][security]") {
   auto const url = std::string("http://127.0.0.1/");
-  CHECK(build({.method = "GE\nT", .url = url}).ec == errc::invalid_request);
+  CHECK(build({.method = "GE\nT", .url = url}).ec == http_errc::invalid_request);
   fanout::request name{.url = url, .headers = {{"a\r\nb", "v"}}};
-  CHECK(build(name).ec == errc::invalid_request);
+  CHECK(build(name).ec == http_errc::invalid_request);
   fanout::request nul{.url = url, .headers = {{"a", std::string("x\0y", 3)}}};
   auto b = build(nul);
-  CHECK(b.ec == errc::invalid_request);
+  CHECK(b.ec == http_errc::invalid_request);
   CHECK(b.what == "header \"a\" has a CR, LF or NUL in its value");
-  CHECK(build({.url = url + "x\r\nHost: evil"}).ec == errc::invalid_url);
+  CHECK(build({.url = url + "x\r\nHost: evil"}).ec == http_errc::invalid_url);
 }
 
 TEST_CASE("request_builder: a TRACE with a body is refused, not thrown",
@@ -69,7 +70,7 @@ TEST_CASE("request_builder: a TRACE with a body is refused, not thrown",
   // Found by tests/fuzz/request_fuzz.cpp (corpus/request/trace_with_body): Beast's
   // prepare_payload() threw std::invalid_argument.
   auto b = build({.method = "TRACE", .url = "http://127.0.0.1/", .body = "x"});
-  CHECK(b.ec == errc::invalid_request);
+  CHECK(b.ec == http_errc::invalid_request);
   CHECK(b.what == "a TRACE request cannot have a body");
   CHECK_FALSE(build({.method = "TRACE", .url = "http://127.0.0.1/"}).ec);
 }

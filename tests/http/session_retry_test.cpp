@@ -17,6 +17,7 @@
 using namespace fanout::test;
 using namespace std::chrono_literals;
 using fanout::errc;
+using fanout::http_errc;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
@@ -34,13 +35,6 @@ void flaky(test_server& server, std::string path, unsigned status, std::string r
       x.res.body() = "done";
     }
   });
-}
-
-// A loopback port nobody listens on.
-std::uint16_t closed_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
 }
 
 double seconds_since(clock_type::time_point t0) {
@@ -141,7 +135,7 @@ TEST_CASE("retry: 503 without Retry-After backs off; max_attempts is respected",
     fanout::request raising{.url = server.url("/down"), .raise_for_status = true};
     auto e = co_await s.try_request(raising);
     REQUIRE_FALSE(e);
-    CHECK(e.error().code() == errc::http_status);
+    CHECK(e.error().code() == http_errc::http_status);
     CHECK(contains(e.error().message(), "HTTP 503"));
     CHECK(contains(e.error().message(), "(after 3 attempts)"));
     CHECK(hits.load() == 3);

@@ -17,6 +17,7 @@
 using namespace fanout::test;
 using namespace std::chrono_literals;
 using fanout::errc;
+using fanout::http_errc;
 using nlohmann::json;
 
 TEST_CASE("session: GET returns status, headers, body, url and timings", "[session]") {
@@ -275,7 +276,7 @@ TEST_CASE("session: json() and json<T>(); a parse failure names the URL", "[sess
       (void)bad.json();
       FAIL("no exception");
     } catch (const fanout::system_error& e) {
-      CHECK(e.error().code() == errc::json);
+      CHECK(e.error().code() == http_errc::json);
       CHECK(contains(e.error().message(), "GET " + server.url("/hello") + ": invalid JSON"));
     }
     CHECK_THROWS_AS(bad.json<item>(), fanout::system_error);
@@ -496,7 +497,7 @@ TEST_CASE("session: redirects are followed and resolved", "[session][redirect]")
     fanout::request req2{.url = server.url("/loop")};
     auto loop = co_await s.try_request(req2);
     REQUIRE_FALSE(loop);
-    CHECK(loop.error().code() == errc::too_many_redirects);
+    CHECK(loop.error().code() == http_errc::too_many_redirects);
     CHECK(contains(loop.error().message(), "more than 10 redirects"));
   });
   run_session({.max_redirects = 0}, [&](fanout::session& s) -> asio::awaitable<void> {
@@ -549,7 +550,7 @@ TEST_CASE("session: gzip and deflate bodies are inflated, bombs are refused",
     fanout::request req3{.url = server.url("/bomb")};
     auto bomb = co_await s.try_request(req3);
     REQUIRE_FALSE(bomb);
-    CHECK(bomb.error().code() == errc::body_too_large);
+    CHECK(bomb.error().code() == http_errc::body_too_large);
     CHECK(contains(bomb.error().message(), "GET " + server.url("/bomb") + ": decompressed body"));
 
     // A user-chosen Accept-Encoding means the user decodes.
@@ -566,14 +567,14 @@ TEST_CASE("session: body and header size limits", "[session][limits][security]")
     fanout::request req4{.url = server.url("/bytes/200000")};
     auto big = co_await s.try_request(req4);
     REQUIRE_FALSE(big);
-    CHECK(big.error().code() == errc::body_too_large);
+    CHECK(big.error().code() == http_errc::body_too_large);
     fanout::request req5{.url = server.url("/bytes/100000")};
     auto chunked = co_await s.try_request(req5);
     CHECK(chunked);
     fanout::request req6{.url = server.url("/bigheader")};
     auto hdr = co_await s.try_request(req6);
     REQUIRE_FALSE(hdr);
-    CHECK(hdr.error().code() == errc::headers_too_large);
+    CHECK(hdr.error().code() == http_errc::headers_too_large);
     CHECK(contains(hdr.error().message(), "max_header_bytes"));
   });
 }
@@ -688,35 +689,35 @@ TEST_CASE("session: bad input fails before any I/O", "[session][errors][security
   run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
     struct bad_case {
       fanout::request req;
-      errc code;
+      http_errc code;
       std::string_view says;
     };
     std::vector<bad_case> cases;
-    cases.push_back({{.url = "not a url"}, errc::invalid_url, "invalid URL"});
-    cases.push_back({{.url = "ftp://127.0.0.1/"}, errc::invalid_url, "unsupported scheme"});
-    cases.push_back({{.url = "http:///nohost"}, errc::invalid_url, "empty host"});
-    cases.push_back({{.url = ""}, errc::invalid_url, "invalid URL"});
+    cases.push_back({{.url = "not a url"}, http_errc::invalid_url, "invalid URL"});
+    cases.push_back({{.url = "ftp://127.0.0.1/"}, http_errc::invalid_url, "unsupported scheme"});
+    cases.push_back({{.url = "http:///nohost"}, http_errc::invalid_url, "empty host"});
+    cases.push_back({{.url = ""}, http_errc::invalid_url, "invalid URL"});
     cases.push_back({{.url = server.url("/echo"), .headers = {{"x", "a\r\nInjected: 1"}}},
-                     errc::invalid_request,
+                     http_errc::invalid_request,
                      "CR, LF or NUL"});
     cases.push_back({{.url = server.url("/echo"), .headers = {{"x", std::string("a\0b", 3)}}},
-                     errc::invalid_request,
+                     http_errc::invalid_request,
                      "CR, LF or NUL"});
     cases.push_back({{.url = server.url("/echo"), .headers = {{"bad name", "v"}}},
-                     errc::invalid_request,
+                     http_errc::invalid_request,
                      "invalid header name"});
     cases.push_back({{.method = "GET /x HTTP/1.1\r\n", .url = server.url("/echo")},
-                     errc::invalid_request,
+                     http_errc::invalid_request,
                      "invalid method"});
     cases.push_back({{.url = server.url("/echo"), .headers = {{"x\r\ny", "v"}}},
-                     errc::invalid_request,
+                     http_errc::invalid_request,
                      "invalid header name"});
-    cases.push_back({{.url = server.url("/a\r\nX: y")}, errc::invalid_url, "invalid URL"});
+    cases.push_back({{.url = server.url("/a\r\nX: y")}, http_errc::invalid_url, "invalid URL"});
     cases.push_back(
-        {{.url = server.url("/a") + std::string("\0b", 2)}, errc::invalid_url, "invalid URL"});
+        {{.url = server.url("/a") + std::string("\0b", 2)}, http_errc::invalid_url, "invalid URL"});
     // Found by tests/fuzz/request_fuzz.cpp: Beast threw std::invalid_argument from the request.
     cases.push_back({{.method = "TRACE", .url = server.url("/echo"), .body = "x"},
-                     errc::invalid_request,
+                     http_errc::invalid_request,
                      "TRACE request cannot have a body"});
     for (auto& c : cases) {
       auto r = co_await s.try_request(c.req);
@@ -739,13 +740,13 @@ TEST_CASE("session: raise_for_status makes >= 400 an error", "[session][errors]"
     fanout::request req10{.url = server.url("/status/503"), .raise_for_status = true};
     auto e = co_await s.try_request(req10);
     REQUIRE_FALSE(e);
-    CHECK(e.error().code() == errc::http_status);
+    CHECK(e.error().code() == http_errc::http_status);
     CHECK(contains(e.error().message(), "HTTP 503"));
   });
   run_session({.raise_for_status = true}, [&](fanout::session& s) -> asio::awaitable<void> {
     fanout::request req11{.url = server.url("/status/404")};
     auto e = co_await s.try_request(req11);
-    CHECK(e.error().code() == errc::http_status);
+    CHECK(e.error().code() == http_errc::http_status);
     fanout::request req12{.url = server.url("/status/404"), .raise_for_status = false};
     auto ok = co_await s.try_request(req12);
     CHECK(ok);
@@ -758,7 +759,7 @@ TEST_CASE("session: a broken response is a protocol error", "[session][errors]")
     fanout::request req13{.url = server.url("/garbage")};
     auto r = co_await s.try_request(req13);
     REQUIRE_FALSE(r);
-    CHECK(r.error().code() == errc::protocol);
+    CHECK(r.error().code() == http_errc::protocol);
     CHECK(contains(r.error().message(), "invalid HTTP response"));
     fanout::request post{.method = "POST", .url = server.url("/drop")};
     auto d = co_await s.try_request(post);

@@ -5,12 +5,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <ostream>
@@ -96,6 +98,14 @@ inline asio::awaitable<std::size_t> fan(fanout::session& s, std::string url, std
       urls;  // named: GCC 12 miscompiles a braced temporary inside co_await (README)
   urls.push_back(std::move(url));
   co_return co_await fan(s, std::move(urls), n, workers);
+}
+
+/// A loopback port nothing listens on: bound once by an acceptor that is closed again, so a
+/// connect to it is refused.
+inline std::uint16_t closed_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
 }
 
 }  // namespace fanout::test

@@ -18,6 +18,7 @@
 using namespace fanout::test;
 using namespace std::chrono_literals;
 using fanout::errc;
+using fanout::http_errc;
 
 namespace {
 
@@ -120,7 +121,7 @@ TEST_CASE("tinyproxy: Basic proxy authentication, right and wrong", "[tinyproxy]
                 auto t = co_await s.try_request(q);
                 REQUIRE_FALSE(t.has_value());
                 INFO(t.error().message());
-                CHECK(t.error().code() == errc::proxy);
+                CHECK(t.error().code() == http_errc::proxy);
                 auto const prefix = "GET " + https_url + ": proxy " +
                                     proxy.substr(std::string("http://").size()) +
                                     " refused CONNECT: HTTP ";

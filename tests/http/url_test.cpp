@@ -33,17 +33,18 @@ TEST_CASE("url: absolute http and https URLs", "[url]") {
 TEST_CASE("url: bad URLs are invalid_url with a reason", "[url]") {
   fanout::url_parts u;
   std::string why;
-  CHECK(fanout::parse_url("not a url", u, why) == fanout::errc::invalid_url);
-  CHECK(fanout::parse_url("ftp://example.com/", u, why) == fanout::errc::invalid_url);
+  CHECK(fanout::parse_url("not a url", u, why) == fanout::http_errc::invalid_url);
+  CHECK(fanout::parse_url("ftp://example.com/", u, why) == fanout::http_errc::invalid_url);
   CHECK(why.find("unsupported scheme \"ftp\"") != std::string::npos);
-  CHECK(fanout::parse_url("http:///path", u, why) == fanout::errc::invalid_url);
+  CHECK(fanout::parse_url("http:///path", u, why) == fanout::http_errc::invalid_url);
   CHECK(why == "empty host");
-  CHECK(fanout::parse_url("http://", u, why) == fanout::errc::invalid_url);
-  CHECK(fanout::parse_url("http://a b/", u, why) == fanout::errc::invalid_url);
-  CHECK(fanout::parse_url("http://example.com/a\r\nX: y", u, why) == fanout::errc::invalid_url);
-  CHECK(fanout::parse_url("http://example.com:0/", u, why) == fanout::errc::invalid_url);
-  CHECK(fanout::parse_url("/relative", u, why) == fanout::errc::invalid_url);
-  CHECK(fanout::parse_url("", u, why) == fanout::errc::invalid_url);
+  CHECK(fanout::parse_url("http://", u, why) == fanout::http_errc::invalid_url);
+  CHECK(fanout::parse_url("http://a b/", u, why) == fanout::http_errc::invalid_url);
+  CHECK(fanout::parse_url("http://example.com/a\r\nX: y", u, why) ==
+        fanout::http_errc::invalid_url);
+  CHECK(fanout::parse_url("http://example.com:0/", u, why) == fanout::http_errc::invalid_url);
+  CHECK(fanout::parse_url("/relative", u, why) == fanout::http_errc::invalid_url);
+  CHECK(fanout::parse_url("", u, why) == fanout::http_errc::invalid_url);
 }
 
 TEST_CASE("url: Location values resolve against the request URL", "[url]") {
@@ -61,6 +62,6 @@ TEST_CASE("url: Location values resolve against the request URL", "[url]") {
   CHECK(out == "http://bad%20host/");
   fanout::url_parts u;
   std::string why;
-  CHECK(fanout::parse_url(out, u, why) == fanout::errc::invalid_url);
+  CHECK(fanout::parse_url(out, u, why) == fanout::http_errc::invalid_url);
   CHECK(fanout::resolve_location("https://h/a", "http://[::1/", out));
 }

@@ -9,38 +9,23 @@
 #include <exception>
 #include <iosfwd>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 
 namespace fanout {
 
-/// The error codes fanout itself reports, in the category named "fanout".
+/// The error codes of the concurrency core, in the category named "fanout".
 ///
 /// Where an underlying Asio, OpenSSL or Beast code exists it is kept as it is (a refused
 /// connection stays `boost::asio::error::connection_refused`); these codes name what has no
-/// code of its own. Context such as the URL goes in `fanout::error::message()`.
+/// code of its own. The HTTP layer's codes are `fanout::http_errc` (<fanout/http/error.hpp>).
+/// Context such as the URL goes in `fanout::error::message()`.
 enum class errc {
-  // The concurrency core.
   cancelled = 1,  ///< the item was cancelled before it finished (fail-fast, outer cancellation)
   timeout,        ///< a deadline passed before the item finished
   exception,      ///< the callable threw an exception that carried no error code
-
-  // The HTTP layer.
-  invalid_url,         ///< the URL cannot be parsed, has no host, or an unsupported scheme
-  invalid_request,     ///< a header name or value with CR, LF or NUL, or a bad method
-  connect,             ///< no connection could be made to any address of the host
-  tls,                 ///< the TLS handshake or certificate verification failed
-  protocol,            ///< the server broke HTTP/1.1 (bad status line, bad chunk, ...)
-  too_many_redirects,  ///< more redirects than `max_redirects`
-  redirect_refused,    ///< a redirect the options forbid (https -> http, unknown scheme)
-  body_too_large,      ///< the (decompressed) body is larger than `max_body_bytes`
-  headers_too_large,   ///< the response header block is larger than the limit
-  decompression,       ///< the body could not be decompressed
-  json,                ///< the body is not the JSON the caller asked for
-  http_status,         ///< the server answered >= 400 and `raise_for_status` was set
-  proxy,               ///< the proxy refused to open a CONNECT tunnel (407, 403, 502...)
-  too_many_pending,    ///< `max_pending_requests` were already waiting for a connection
 };
 
 }  // namespace fanout
@@ -52,44 +37,60 @@ namespace fanout {
 
 namespace detail {
 
-class error_category final : public boost::system::error_category {
+/// One code of a `table_category`: its short name (for logs, `error_name`) and its message.
+struct code_text {
+  const char* name;
+  const char* message;
+};
+
+/// An error category whose codes 1..N are described by one table, `codes[value - 1]`: each
+/// layer of fanout defines its codes once, in one place, and `error_name` finds the names of
+/// every such category without a switch per category.
+class table_category : public boost::system::error_category {
  public:
   // A fixed id makes categories from different shared objects compare equal.
-  constexpr error_category() noexcept : boost::system::error_category(0x6661'6e6f'7574'0001) {}
+  constexpr table_category(unsigned long long id, const char* name,
+                           std::span<const code_text> codes) noexcept
+      : boost::system::error_category(id), name_(name), codes_(codes) {}
 
-  const char* name() const noexcept override { return "fanout"; }
+  const char* name() const noexcept override { return name_; }
 
   std::string message(int ev) const override { return message(ev, nullptr, 0); }
 
   const char* message(int ev, char*, std::size_t) const noexcept override {
-    switch (static_cast<errc>(ev)) {
-      case errc::cancelled: return "cancelled";
-      case errc::timeout: return "timed out";
-      case errc::exception: return "the callable threw an exception";
-      case errc::invalid_url: return "invalid URL";
-      case errc::invalid_request: return "invalid request";
-      case errc::connect: return "could not connect";
-      case errc::tls: return "TLS handshake or certificate verification failed";
-      case errc::protocol: return "HTTP protocol error";
-      case errc::too_many_redirects: return "too many redirects";
-      case errc::redirect_refused: return "redirect refused";
-      case errc::body_too_large: return "response body too large";
-      case errc::headers_too_large: return "response headers too large";
-      case errc::decompression: return "response body could not be decompressed";
-      case errc::json: return "invalid JSON";
-      case errc::http_status: return "HTTP error status";
-      case errc::proxy: return "the proxy refused the connection";
-      case errc::too_many_pending: return "too many requests waiting for a connection";
-    }
-    return "unknown fanout error";
+    auto const* code = find(ev);
+    return code ? code->message : "unknown error";
   }
+
+  /// The short name of code `ev`, or null when the table has none.
+  const char* code_name(int ev) const noexcept {
+    auto const* code = find(ev);
+    return code ? code->name : nullptr;
+  }
+
+ private:
+  const code_text* find(int ev) const noexcept {
+    if (ev < 1 || static_cast<std::size_t>(ev) > codes_.size()) return nullptr;
+    return &codes_[static_cast<std::size_t>(ev) - 1];
+  }
+
+  const char* name_;
+  std::span<const code_text> codes_;
+};
+
+/// `fanout::errc`'s names and messages, in the enum's order.
+inline constexpr code_text core_codes[] = {
+    {"cancelled", "cancelled"},
+    {"timeout", "timed out"},
+    {"exception", "the callable threw an exception"},
 };
 
 }  // namespace detail
 
 /// The category of `fanout::errc`, named "fanout".
 FANOUT_DECL const boost::system::error_category& fanout_category() noexcept {
-  static constexpr detail::error_category category;
+  static constexpr detail::table_category category(0x6661'6e6f'7574'0001, "fanout",
+                                                   detail::core_codes);
   return category;
 }
 
@@ -98,7 +99,8 @@ FANOUT_DECL boost::system::error_code make_error_code(errc e) noexcept {
 }
 
 /// The short name of a code, for logs and machine-readable output: "timeout", "connect",
-/// "connection_refused"... Codes of other categories fall back to "<category>:<value>".
+/// "connection_refused"... fanout's codes (of every layer) are named by their enumerator;
+/// codes of other categories fall back to "<category>:<value>".
 FANOUT_DECL std::string error_name(const boost::system::error_code& ec);
 
 /// Why one item failed: an error code, a human message with context, and the exception the
@@ -119,10 +121,13 @@ class error {
       details_ = std::make_shared<const details>(details{std::move(message), std::move(exception)});
   }
 
-  error(errc code, std::string message = {}, std::exception_ptr exception = nullptr)
-      : error(make_error_code(code), std::move(message), std::move(exception)) {}
+  /// An error with the code of an error-code enum (`fanout::errc`, `fanout::http_errc`, ...).
+  template <class Enum>
+  requires boost::system::is_error_code_enum<Enum>::value error(
+      Enum code, std::string message = {}, std::exception_ptr exception = nullptr)
+      : error(boost::system::error_code(code), std::move(message), std::move(exception)) {}
 
-  /// The error code; compare with `fanout::errc` values or Asio's.
+  /// The error code; compare with `fanout::errc` / `fanout::http_errc` values or Asio's.
   const boost::system::error_code& code() const noexcept { return code_; }
 
   /// Human-readable text: the context given at construction (which names the code), or the
@@ -135,7 +140,11 @@ class error {
   /// The exception the callable threw, or null.
   std::exception_ptr exception() const noexcept { return details_ ? details_->exception : nullptr; }
 
-  friend bool operator==(const error& e, errc c) noexcept { return e.code_ == c; }
+  template <class Enum>
+  requires boost::system::is_error_code_enum<Enum>::value friend bool operator==(const error& e,
+                                                                                 Enum c) noexcept {
+    return e.code_ == c;
+  }
 
   /// Writes `message()`, for logs (and for `result<T>`'s own stream operator).
   template <class Ch, class Tr>
@@ -194,27 +203,8 @@ FANOUT_DECL error error_from_current_exception() {
 }
 
 FANOUT_DECL std::string error_name(const boost::system::error_code& ec) {
-  if (ec.category() == fanout_category()) {
-    switch (static_cast<errc>(ec.value())) {
-      case errc::cancelled: return "cancelled";
-      case errc::timeout: return "timeout";
-      case errc::exception: return "exception";
-      case errc::invalid_url: return "invalid_url";
-      case errc::invalid_request: return "invalid_request";
-      case errc::connect: return "connect";
-      case errc::tls: return "tls";
-      case errc::protocol: return "protocol";
-      case errc::too_many_redirects: return "too_many_redirects";
-      case errc::redirect_refused: return "redirect_refused";
-      case errc::body_too_large: return "body_too_large";
-      case errc::headers_too_large: return "headers_too_large";
-      case errc::decompression: return "decompression";
-      case errc::json: return "json";
-      case errc::http_status: return "http_status";
-      case errc::proxy: return "proxy";
-      case errc::too_many_pending: return "too_many_pending";
-    }
-  }
+  if (auto const* table = dynamic_cast<const detail::table_category*>(&ec.category()))
+    if (auto const* name = table->code_name(ec.value())) return name;
   // The common system errors by their POSIX names, so output stays portable and greppable.
   namespace se = boost::system::errc;
   if (ec == se::connection_refused) return "connection_refused";

@@ -9,12 +9,72 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 
-#include <openssl/x509.h>
-
 #include <string>
 #include <string_view>
 
 namespace fanout {
+
+/// The error codes of the HTTP layer, in the category named "fanout.http".
+///
+/// As with `fanout::errc`, a code Asio, OpenSSL or Beast already has is kept as it is; these name
+/// what has no code of its own. Timeouts and cancellation stay `fanout::errc::timeout` and
+/// `fanout::errc::cancelled`, whichever layer saw them.
+enum class http_errc {
+  invalid_url = 1,     ///< the URL cannot be parsed, has no host, or an unsupported scheme
+  invalid_request,     ///< a header name or value with CR, LF or NUL, or a bad method
+  connect,             ///< no connection could be made to any address of the host
+  tls,                 ///< the TLS handshake or certificate verification failed
+  protocol,            ///< the server broke HTTP/1.1 (bad status line, bad chunk, ...)
+  too_many_redirects,  ///< more redirects than `max_redirects`
+  redirect_refused,    ///< a redirect the options forbid (https -> http, unknown scheme)
+  body_too_large,      ///< the (decompressed) body is larger than `max_body_bytes`
+  headers_too_large,   ///< the response header block is larger than the limit
+  decompression,       ///< the body could not be decompressed
+  json,                ///< the body is not the JSON the caller asked for
+  http_status,         ///< the server answered >= 400 and `raise_for_status` was set
+  proxy,               ///< the proxy refused to open a CONNECT tunnel (407, 403, 502...)
+  too_many_pending,    ///< `max_pending_requests` were already waiting for a connection
+};
+
+}  // namespace fanout
+
+template <>
+struct boost::system::is_error_code_enum<fanout::http_errc> : std::true_type {};
+
+namespace fanout {
+
+namespace detail {
+
+/// `fanout::http_errc`'s names and messages, in the enum's order.
+inline constexpr code_text http_codes[] = {
+    {"invalid_url", "invalid URL"},
+    {"invalid_request", "invalid request"},
+    {"connect", "could not connect"},
+    {"tls", "TLS handshake or certificate verification failed"},
+    {"protocol", "HTTP protocol error"},
+    {"too_many_redirects", "too many redirects"},
+    {"redirect_refused", "redirect refused"},
+    {"body_too_large", "response body too large"},
+    {"headers_too_large", "response headers too large"},
+    {"decompression", "response body could not be decompressed"},
+    {"json", "invalid JSON"},
+    {"http_status", "HTTP error status"},
+    {"proxy", "the proxy refused the connection"},
+    {"too_many_pending", "too many requests waiting for a connection"},
+};
+
+}  // namespace detail
+
+/// The category of `fanout::http_errc`, named "fanout.http".
+FANOUT_DECL const boost::system::error_category& http_category() noexcept {
+  static constexpr detail::table_category category(0x6661'6e6f'7574'0002, "fanout.http",
+                                                   detail::http_codes);
+  return category;
+}
+
+FANOUT_DECL boost::system::error_code make_error_code(http_errc e) noexcept {
+  return {static_cast<int>(e), http_category()};
+}
 
 /// True when sending the request again may succeed: connection failures and resets, timeouts,
 /// a server that closed the connection. False for bad input, TLS verification, protocol and size
@@ -38,74 +98,11 @@ FANOUT_DECL bool is_stale_connection_error(const boost::system::error_code& ec) 
          ec == boost::asio::ssl::error::stream_truncated;
 }
 
-/// Where in a request an error happened, for the code and the message.
-enum class stage { resolve, connect, tls, write, read, decode };
-
-/// Turns a low-level code into what fanout reports: Beast's timeout becomes `errc::timeout`,
-/// size limits `body_too_large`/`headers_too_large`, parse errors `protocol`, handshake
-/// failures `tls`; socket codes such as `connection_refused` stay as they are. `what` gets a
-/// human description.
-FANOUT_DECL boost::system::error_code classify(boost::system::error_code ec, stage where,
-                                               long verify_result, std::string& what) {
-  namespace http = boost::beast::http;
-  static constexpr const char* stage_names[] = {"resolving the host",   "connecting",
-                                                "the TLS handshake",    "sending the request",
-                                                "reading the response", "decoding the body"};
-  const char* during = stage_names[static_cast<int>(where)];
-  if (ec == boost::beast::error::timeout || ec == errc::timeout) {
-    what = std::string("timed out while ") + during;
-    return make_error_code(errc::timeout);
-  }
-  if (ec == boost::asio::error::operation_aborted || ec == errc::cancelled) {
-    what = std::string("cancelled while ") + during;
-    return make_error_code(errc::cancelled);
-  }
-  if (ec == http::error::body_limit) {
-    what = "response body larger than max_body_bytes";
-    return make_error_code(errc::body_too_large);
-  }
-  if (ec == http::error::header_limit) {
-    what = "response headers larger than max_header_bytes";
-    return make_error_code(errc::headers_too_large);
-  }
-  if (where == stage::tls) {
-    what = "TLS handshake failed: " + ec.message();
-    if (verify_result != X509_V_OK) {
-      what += " (";
-      what += X509_verify_cert_error_string(verify_result);
-      what += ")";
-    }
-    return make_error_code(errc::tls);
-  }
-  if (ec.category() == boost::system::error_code(http::error::end_of_stream).category() &&
-      ec != http::error::end_of_stream && ec != http::error::partial_message) {
-    what = "invalid HTTP response: " + ec.message();
-    return make_error_code(errc::protocol);
-  }
-  if (ec == http::error::end_of_stream || ec == boost::asio::error::eof) {
-    what = std::string("connection closed by the server while ") + during;
-    return ec;
-  }
-  if (ec == http::error::partial_message) {
-    what = "connection closed by the server before the end of the response";
-    return make_error_code(errc::protocol);
-  }
-  if (ec == boost::asio::ssl::error::stream_truncated) {
-    what = std::string("TLS stream truncated while ") + during;
-    return ec;
-  }
-  if (where == stage::resolve)
-    what = "could not resolve host: " + ec.message();
-  else
-    what = ec.message() + " (while " + during + ")";
-  return ec;
-}
-
 }  // namespace detail
 
 FANOUT_DECL bool is_retryable(const boost::system::error_code& ec) noexcept {
   namespace ae = boost::asio::error;
-  return ec == errc::timeout || ec == errc::connect || detail::is_stale_connection_error(ec) ||
+  return ec == errc::timeout || ec == http_errc::connect || detail::is_stale_connection_error(ec) ||
          ec == ae::connection_refused || ec == ae::timed_out || ec == ae::host_unreachable ||
          ec == ae::network_unreachable || ec == ae::network_down || ec == ae::try_again ||
          ec == ae::host_not_found_try_again;

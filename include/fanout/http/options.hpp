@@ -60,9 +60,10 @@ struct session_options {
   std::string ca_file{};
   /// The `User-Agent` sent unless a request sets its own.
   std::string user_agent = "fanout/" FANOUT_VERSION_STRING;
-  /// Make a status >= 400 an `errc::http_status` error (per request: `request::raise_for_status`).
+  /// Make a status >= 400 an `http_errc::http_status` error (per request:
+  /// `request::raise_for_status`).
   bool raise_for_status = false;
-  /// Follow a redirect from https to http (refused with `errc::redirect_refused` by default).
+  /// Follow a redirect from https to http (refused with `http_errc::redirect_refused` by default).
   bool allow_https_downgrade = false;
   /// Largest response header block (status line and fields); 0: no limit (up to 4 GiB).
   std::size_t max_header_bytes = std::size_t(64) << 10;
@@ -120,7 +121,7 @@ struct session_options {
   /// unset, against "httpoxy"). Off by default: the environment changes nothing unless asked.
   bool trust_env = false;
   /// Requests of the whole session waiting for a connection (the caps reached) at most; one
-  /// more fails at once with `errc::too_many_pending` instead of queueing without bound. 0:
+  /// more fails at once with `http_errc::too_many_pending` instead of queueing without bound. 0:
   /// unbounded.
   std::size_t max_pending_requests = 100'000;
 };

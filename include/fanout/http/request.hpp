@@ -32,7 +32,7 @@ struct request {
   std::optional<nlohmann::json> json{};
   /// Deadline for the whole request (pool wait, DNS, connect, TLS, every redirect, body), when
   /// set: 0 means none, as in `session_options`. Unset: the session's `request_timeout`. A
-  /// negative one fails the request with `errc::invalid_request`.
+  /// negative one fails the request with `http_errc::invalid_request`.
   std::optional<std::chrono::milliseconds> timeout{};
   /// The raw body, used when `json` is empty.
   std::string body{};

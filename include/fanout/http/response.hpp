@@ -2,8 +2,8 @@
 #define FANOUT_HTTP_RESPONSE_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/core/error.hpp>
 #include <fanout/http/detail/sansio/response_block.hpp>
+#include <fanout/http/error.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -94,7 +94,7 @@ class response {
   std::string_view body() const& noexcept { return block_ ? block_->body() : std::string_view(); }
   std::string_view body() const&& = delete;
 
-  /// The body parsed as JSON. Throws `fanout::system_error` with `errc::json`, naming the URL,
+  /// The body parsed as JSON. Throws `fanout::system_error` with `http_errc::json`, naming the URL,
   /// when it is not JSON.
   nlohmann::json json() const;
   /// The body decoded into `T` through nlohmann's `from_json`; errors as for `json()`.
@@ -145,7 +145,7 @@ struct response_access {
 inline void response::throw_json_error(const char* what) const {
   std::string m;
   m.append(method()).append(" ").append(url()).append(": invalid JSON: ").append(what);
-  throw system_error(error(errc::json, std::move(m)));
+  throw system_error(error(http_errc::json, std::move(m)));
 }
 
 inline nlohmann::json response::json() const {

@@ -2,7 +2,7 @@
 #define FANOUT_HTTP_SESSION_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/core/error.hpp>
+#include <fanout/http/error.hpp>
 #include <fanout/http/options.hpp>
 #include <fanout/http/request.hpp>
 #include <fanout/http/response.hpp>
@@ -76,7 +76,7 @@ class session {
   using result_type = boost::system::result<response, fanout::error>;
 
   /// A session whose connections, timers and resolver run on `ex`. Throws `fanout::system_error`
-  /// (`errc::tls`) when `options.ca_file` cannot be loaded.
+  /// (`http_errc::tls`) when `options.ca_file` cannot be loaded.
   explicit session(executor_type ex, session_options options = {});
 
   /// A session on `ctx.get_executor()` (an `io_context`, a `thread_pool`).

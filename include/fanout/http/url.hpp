@@ -2,8 +2,8 @@
 #define FANOUT_HTTP_URL_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/core/error.hpp>
 #include <fanout/http/detail/sansio/ascii.hpp>
+#include <fanout/http/error.hpp>
 
 #include <openssl/evp.h>
 #include <boost/url/encode.hpp>
@@ -35,7 +35,7 @@ struct url_parts {
   std::string authorization;
 };
 
-/// Parses `text` as an absolute http(s) URL. On failure returns `errc::invalid_url` and sets
+/// Parses `text` as an absolute http(s) URL. On failure returns `http_errc::invalid_url` and sets
 /// `why` to what is wrong ("unsupported scheme \"ftp\"", "empty host", ...). No I/O.
 FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts& out,
                                                 std::string& why);
@@ -44,7 +44,7 @@ FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts
 /// as browsers and curl do: characters a URI cannot hold (a raw space, UTF-8, ...) are
 /// percent-encoded first, existing `%XX` kept; dot segments above the root are removed (RFC 3986
 /// section 5.2.4); a Location without a fragment inherits the one of `base` (RFC 9110 section
-/// 10.2.2). Returns `errc::invalid_url` when `location` is still no URI reference. No I/O.
+/// 10.2.2). Returns `http_errc::invalid_url` when `location` is still no URI reference. No I/O.
 FANOUT_DECL boost::system::error_code resolve_location(std::string_view base,
                                                        std::string_view location, std::string& out);
 
@@ -64,7 +64,7 @@ FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts
                                                 std::string& why) {
   auto const fail = [&](std::string reason) {
     why = std::move(reason);
-    return make_error_code(errc::invalid_url);
+    return make_error_code(http_errc::invalid_url);
   };
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) return fail("not an absolute URL (" + parsed.error().message() + ")");
@@ -175,16 +175,17 @@ FANOUT_DECL boost::system::error_code resolve_location(std::string_view base,
                                                        std::string_view location,
                                                        std::string& out) {
   auto b = boost::urls::parse_uri(base);
-  if (!b) return make_error_code(errc::invalid_url);
+  if (!b) return make_error_code(http_errc::invalid_url);
   std::string encoded;
   auto ref = boost::urls::parse_uri_reference(location);
   if (!ref) {
     encoded = detail::encode_uri_reference(location);
     ref = boost::urls::parse_uri_reference(encoded);
-    if (!ref) return make_error_code(errc::invalid_url);
+    if (!ref) return make_error_code(http_errc::invalid_url);
   }
   boost::urls::url dest;
-  if (auto r = boost::urls::resolve(*b, *ref, dest); !r) return make_error_code(errc::invalid_url);
+  if (auto r = boost::urls::resolve(*b, *ref, dest); !r)
+    return make_error_code(http_errc::invalid_url);
   // Boost.URL keeps the ".." segments that would climb above the root ("/../ok/8"); RFC 3986
   // section 5.2.4 drops them ("/ok/8"), as every browser and curl do.
   if (dest.is_path_absolute()) {

@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
 #include <fanout/http/detail/http1/connection_pool.hpp>
+#include <fanout/http/detail/net/classify.hpp>
 #include <fanout/http/detail/net/resolver_cache.hpp>
 #include <fanout/http/detail/net/tls.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
@@ -144,7 +145,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   boost::asio::awaitable<result_type> run_retrying(std::shared_ptr<session_impl> self,
                                                    fanout::request req, retry_policy policy,
                                                    bool raise);
-  // A request refused before any I/O: `errc::invalid_request` saying why.
+  // A request refused before any I/O: `http_errc::invalid_request` saying why.
   static boost::asio::awaitable<result_type> invalid(fanout::request req, std::string what);
 
   // The per-host limiter for `origin`, or null when unlimited. The caller holds it while it
@@ -208,7 +209,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     m.append(r.method()).append(" ").append(r.url()).append(": HTTP ");
     m.append(std::to_string(r.status())).append(" ").append(r.reason());
     if (tries > 1) m.append(" (after ").append(std::to_string(tries)).append(" attempts)");
-    return fanout::error(errc::http_status, std::move(m));
+    return fanout::error(http_errc::http_status, std::move(m));
   }
 
   using request_message = connection::request_message;
@@ -248,7 +249,8 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     if (via && where.https) conn->tunnel = make_tunnel_target(where, *via);
     auto o = co_await conn->connect(endpoints, &tls_, options_.verify_tls, connect_deadline, t);
     if (!o.ec || o.where == stage::tls) pool_->connected();  // the TCP connection opened
-    if (o.ec && via && o.where == stage::connect && o.ec != errc::proxy) note_proxy(o.what, *via);
+    if (o.ec && via && o.where == stage::connect && o.ec != http_errc::proxy)
+      note_proxy(o.what, *via);
     if (!o.ec && closed_.load()) {  // closed while connecting: nothing may be sent any more
       o.where = stage::connect;
       o.ec = classify(asio::error::operation_aborted, stage::connect, X509_V_OK, o.what);
@@ -330,7 +332,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(
 
 inline boost::asio::awaitable<session::result_type> session_impl::invalid(fanout::request req,
                                                                           std::string what) {
-  co_return result_type(boost::system::in_place_error, make_error_code(errc::invalid_request),
+  co_return result_type(boost::system::in_place_error, make_error_code(http_errc::invalid_request),
                         req.method + " " + redact(req.url) + ": " + what);
 }
 
@@ -456,7 +458,8 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       url_parts proxied;
       if (proxies->any()) {
         if (auto rule = proxies->select(where)) {
-          if (!rule->error.empty()) co_return fail(make_error_code(errc::invalid_url), rule->error);
+          if (!rule->error.empty())
+            co_return fail(make_error_code(http_errc::invalid_url), rule->error);
           via = &*rule->proxy;
           proxied = proxied_parts(where, *via);
         }
@@ -491,7 +494,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         if (got.ec) {
           if (got.ec == errc::timeout)
             co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
-          if (got.ec == errc::too_many_pending)
+          if (got.ec == http_errc::too_many_pending)
             co_return fail(got.ec, "more than max_pending_requests (" +
                                        std::to_string(options_.max_pending_requests) +
                                        ") requests waiting for a connection");
@@ -572,19 +575,19 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         if (loc && is_blank(*loc)) loc.reset();
         if (loc) {
           if (static_cast<std::size_t>(redirects) >= options_.max_redirects)
-            co_return fail(make_error_code(errc::too_many_redirects),
+            co_return fail(make_error_code(http_errc::too_many_redirects),
                            "more than " + std::to_string(options_.max_redirects) + " redirects");
           std::string next;
           if (resolve_location(current, *loc, next))
-            co_return fail(make_error_code(errc::redirect_refused),
+            co_return fail(make_error_code(http_errc::redirect_refused),
                            "redirect to an invalid Location \"" + redact(*loc) + "\"");
           url_parts next_where;
           std::string why;
           if (parse_url(next, next_where, why))
-            co_return fail(make_error_code(errc::redirect_refused),
+            co_return fail(make_error_code(http_errc::redirect_refused),
                            "redirect to " + redact(next) + " refused: " + why);
           if (where.https && !next_where.https && !options_.allow_https_downgrade)
-            co_return fail(make_error_code(errc::redirect_refused),
+            co_return fail(make_error_code(http_errc::redirect_refused),
                            "redirect from https to http (" + redact(next) +
                                ") refused; set allow_https_downgrade to follow it");
           if ((status == 303 && method != "HEAD") ||
@@ -631,7 +634,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
             } catch (const std::bad_alloc&) {
               ec = make_error_code(std::errc::not_enough_memory);
             }
-            if (ec == errc::body_too_large)
+            if (ec == http_errc::body_too_large)
               co_return fail(ec, "decompressed body larger than max_body_bytes (" +
                                      std::to_string(options_.max_body_bytes) + ")");
             if (ec == std::errc::not_enough_memory)

@@ -4,6 +4,7 @@
 #include <fanout/config.hpp>
 #include <fanout/http/detail/http1/response_head.hpp>
 #include <fanout/http/detail/http1/response_reader.hpp>
+#include <fanout/http/detail/net/classify.hpp>
 #include <fanout/http/detail/net/handler_memory.hpp>
 #include <fanout/http/detail/net/strand_executor.hpp>
 #include <fanout/http/detail/net/tls.hpp>
@@ -143,8 +144,8 @@ class connection : public std::enable_shared_from_this<connection> {
         disarm();
         o.where = stage::connect;
         o.raw = timed_out(tunnel_ec);
-        o.ec = tunnel_ec == errc::proxy ? tunnel_ec
-                                        : classify(o.raw, stage::connect, X509_V_OK, o.what);
+        o.ec = tunnel_ec == http_errc::proxy ? tunnel_ec
+                                             : classify(o.raw, stage::connect, X509_V_OK, o.what);
         co_return o;
       }
       t.connect += clock::now() - t1;
@@ -461,7 +462,7 @@ class connection : public std::enable_shared_from_this<connection> {
       auto const head = scan_response_head(in, args_.head, head_scratch_);
       if (head.result == response_head::state::invalid) {
         head_error_ = head.error;
-        ec = make_error_code(errc::protocol);
+        ec = make_error_code(http_errc::protocol);
         return head_step::failed;
       }
       if (head.result == response_head::state::need_more) {
@@ -473,7 +474,7 @@ class connection : public std::enable_shared_from_this<connection> {
       }
       if (head.status == 101) {
         head_error_ = "101 Switching Protocols, but no upgrade was asked for";
-        ec = make_error_code(errc::protocol);
+        ec = make_error_code(http_errc::protocol);
         return head_step::failed;
       }
       std::string_view const bytes =

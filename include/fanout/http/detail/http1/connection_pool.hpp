@@ -79,7 +79,8 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
 
   /// What `async_acquire` completes with.
   struct acquired {
-    boost::system::error_code ec;  ///< `errc::timeout`, `errc::cancelled`, `errc::too_many_pending`
+    boost::system::error_code
+        ec;  ///< `errc::timeout`, `errc::cancelled`, `http_errc::too_many_pending`
     pooled_connection conn;
   };
 
@@ -113,7 +114,7 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
       }
       close_later(r.side.close);
       if (r.what == state_type::kind::full)
-        return {acquired{make_error_code(errc::too_many_pending), {}}, nullptr};
+        return {acquired{make_error_code(http_errc::too_many_pending), {}}, nullptr};
       // Not queued yet: `acquire` queues it when it starts to wait, so that a caller cancelled
       // before then (its co_await throws at once) leaves nothing behind in the queue.
       if (r.what == state_type::kind::wait)
@@ -273,8 +274,8 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
             lock.unlock();
             close_later(r.side.close);
             if (r.what == state_type::kind::full)
-              complete_later(ex_, std::move(handler), make_error_code(errc::too_many_pending), 0,
-                             std::shared_ptr<connection>());
+              complete_later(ex_, std::move(handler), make_error_code(http_errc::too_many_pending),
+                             0, std::shared_ptr<connection>());
             else
               complete_later(ex_, std::move(handler), boost::system::error_code(),
                              static_cast<int>(r.what), std::move(r.conn));

@@ -2,8 +2,8 @@
 #define FANOUT_HTTP_DETAIL_NET_TLS_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/core/error.hpp>
 #include <fanout/http/detail/sansio/lru_map.hpp>
+#include <fanout/http/error.hpp>
 #include <fanout/http/options.hpp>
 
 #include <boost/asio/ip/address.hpp>
@@ -28,7 +28,7 @@ namespace fanout::detail {
 /// Thread-safe: connections on different strands share it.
 class tls_context {
  public:
-  /// Throws `fanout::system_error` with `errc::tls` when `ca_file` cannot be loaded.
+  /// Throws `fanout::system_error` with `http_errc::tls` when `ca_file` cannot be loaded.
   explicit tls_context(const session_options& o)
       : ctx_(boost::asio::ssl::context::tls_client), sessions_(o.max_cached_origins) {
     ctx_.set_options(boost::asio::ssl::context::default_workarounds |
@@ -39,7 +39,7 @@ class tls_context {
       ctx_.load_verify_file(o.ca_file, ec);
       if (ec)
         throw system_error(
-            error(errc::tls, "cannot load ca_file \"" + o.ca_file + "\": " + ec.message()));
+            error(http_errc::tls, "cannot load ca_file \"" + o.ca_file + "\": " + ec.message()));
     } else {
       ctx_.set_default_verify_paths(ec);  // no trust store: every verification fails, clearly
     }

@@ -6,6 +6,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/http/detail/sansio/proxy.hpp>
+#include <fanout/http/error.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -24,7 +25,7 @@ namespace fanout::detail {
 
 /// Sends `CONNECT authority` on `socket` and reads the proxy's response header. Completes with
 /// an empty code once the tunnel is open (2xx), the socket's own code on an I/O failure, or
-/// `errc::proxy` with `what` set ("proxy 127.0.0.1:3128 refused CONNECT: HTTP 407 Proxy
+/// `http_errc::proxy` with `what` set ("proxy 127.0.0.1:3128 refused CONNECT: HTTP 407 Proxy
 /// Authentication Required"). Runs on the socket's executor; deadlines are the caller's.
 template <class Socket>
 boost::asio::awaitable<boost::system::error_code, typename Socket::executor_type> async_open_tunnel(
@@ -48,11 +49,11 @@ boost::asio::awaitable<boost::system::error_code, typename Socket::executor_type
   if (res.result_int() / 100 != 2) {
     what = "proxy " + t.proxy_name + " refused CONNECT: HTTP " + std::to_string(res.result_int()) +
            " " + std::string(res.reason());
-    co_return make_error_code(errc::proxy);
+    co_return make_error_code(http_errc::proxy);
   }
   if (buffer.size() != 0) {
     what = "proxy " + t.proxy_name + " sent data after its CONNECT response";
-    co_return make_error_code(errc::proxy);
+    co_return make_error_code(http_errc::proxy);
   }
   co_return ec;
 }

@@ -2,8 +2,8 @@
 #define FANOUT_HTTP_DETAIL_SANSIO_CONTENT_CODING_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/core/error.hpp>
 #include <fanout/http/detail/sansio/ascii.hpp>
+#include <fanout/http/error.hpp>
 
 #include <zlib.h>
 
@@ -56,15 +56,16 @@ inline coding_plan plan_content_codings(std::string_view value) {
 
 /// Inflates `in` (gzip or zlib, detected; `raw` true: a bare deflate stream), handing the output
 /// to `sink(std::string_view)` in pieces. Every gzip member is decoded (RFC 1952 §2.2). Stops with
-/// `errc::body_too_large` once the output would exceed `limit` bytes, so a small bomb never
+/// `http_errc::body_too_large` once the output would exceed `limit` bytes, so a small bomb never
 /// makes more than the limit. A truncated stream, a bad checksum or bytes after the stream are
-/// `errc::decompression`: a body that was not decoded whole is never a shorter success.
+/// `http_errc::decompression`: a body that was not decoded whole is never a shorter success.
 template <class Sink>
 boost::system::error_code inflate_to(std::string_view in, std::size_t limit, bool raw,
                                      Sink&& sink) {
   z_stream zs{};
   // 15 + 32: zlib or gzip header, detected; -15: raw deflate.
-  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK) return make_error_code(errc::decompression);
+  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK)
+    return make_error_code(http_errc::decompression);
   struct ender {
     z_stream& zs;
     ~ender() { inflateEnd(&zs); }
@@ -87,7 +88,7 @@ boost::system::error_code inflate_to(std::string_view in, std::size_t limit, boo
     zs.avail_out = sizeof buf;
     int const rc = inflate(&zs, Z_NO_FLUSH);
     std::size_t const got = sizeof buf - zs.avail_out;
-    if (got > limit - std::min(limit, produced)) return make_error_code(errc::body_too_large);
+    if (got > limit - std::min(limit, produced)) return make_error_code(http_errc::body_too_large);
     produced += got;
     if (got) sink(std::string_view(reinterpret_cast<const char*>(buf), got));
     if (rc == Z_STREAM_END) {
@@ -96,13 +97,14 @@ boost::system::error_code inflate_to(std::string_view in, std::size_t limit, boo
       // More after a gzip member: only another member may follow.
       bool const gzip_member = !raw && zs.avail_in + left >= 2 && zs.next_in[0] == 0x1f &&
                                (zs.avail_in >= 2 ? zs.next_in[1] : next[0]) == 0x8b;
-      if (!gzip_member || inflateReset(&zs) != Z_OK) return make_error_code(errc::decompression);
+      if (!gzip_member || inflateReset(&zs) != Z_OK)
+        return make_error_code(http_errc::decompression);
       continue;
     }
     if (rc == Z_OK) continue;
     // Z_BUF_ERROR with room to write: more input is needed; none left is a truncated stream.
     if (rc == Z_BUF_ERROR && zs.avail_in == 0 && left != 0) continue;
-    return make_error_code(errc::decompression);
+    return make_error_code(http_errc::decompression);
   }
 }
 
@@ -125,7 +127,7 @@ template <class Sink>
 boost::system::error_code decode_content(const coding_plan& plan, std::string_view body,
                                          std::size_t limit, Sink&& sink) {
   if (plan.undo.empty()) {
-    if (body.size() > limit) return make_error_code(errc::body_too_large);
+    if (body.size() > limit) return make_error_code(http_errc::body_too_large);
     if (!body.empty()) sink(body);
     return {};
   }

@@ -6,7 +6,7 @@
 // CONNECT target). The CONNECT exchange itself is I/O: net/tunnel.hpp.
 
 #include <fanout/config.hpp>
-#include <fanout/core/error.hpp>
+#include <fanout/http/error.hpp>
 #include <fanout/http/url.hpp>
 
 #include <boost/beast/http/field.hpp>
@@ -34,7 +34,7 @@ struct proxy_endpoint {
 
 /// Parses a proxy URL. A URL without a scheme ("127.0.0.1:3128", common in HTTP_PROXY) is
 /// taken as http://. Only http:// proxies are supported: https:// (TLS to the proxy) and
-/// socks*:// are refused with `errc::invalid_url` and `why` set. The userinfo is
+/// socks*:// are refused with `http_errc::invalid_url` and `why` set. The userinfo is
 /// percent-decoded (Boost.URL) into a Basic `Proxy-Authorization` value.
 FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, proxy_endpoint& out,
                                                       std::string& why);
@@ -173,12 +173,12 @@ FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, pro
   auto parsed = boost::urls::parse_uri(text);
   if (!parsed) {
     why = "not a URL (" + parsed.error().message() + ")";
-    return make_error_code(errc::invalid_url);
+    return make_error_code(http_errc::invalid_url);
   }
   boost::urls::url_view u = *parsed;
   if (u.scheme_id() != boost::urls::scheme::http) {
     why = "unsupported proxy scheme \"" + std::string(u.scheme()) + "\" (only http:// proxies)";
-    return make_error_code(errc::invalid_url);
+    return make_error_code(http_errc::invalid_url);
   }
   url_parts parts;
   if (auto ec = parse_url(text, parts, why)) return ec;

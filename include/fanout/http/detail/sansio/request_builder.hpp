@@ -5,7 +5,7 @@
 // that a fuzzer and unit tests reach exactly what the session sends.
 
 #include <fanout/config.hpp>
-#include <fanout/core/error.hpp>
+#include <fanout/http/error.hpp>
 #include <fanout/http/options.hpp>
 #include <fanout/http/request.hpp>
 #include <fanout/http/url.hpp>
@@ -58,8 +58,8 @@ using request_message =
     boost::beast::http::request<boost::beast::http::string_body, request_fields>;
 
 /// Validates `method`, the headers of `req` and `url`, then builds the message to send into `m`
-/// (the body is moved out of `req`). On failure returns `errc::invalid_request` or
-/// `errc::invalid_url` and says why in `what`; `m` is not to be sent then. `decompress` tells
+/// (the body is moved out of `req`). On failure returns `http_errc::invalid_request` or
+/// `http_errc::invalid_url` and says why in `what`; `m` is not to be sent then. `decompress` tells
 /// whether the response is to be inflated (the session asked for gzip/deflate itself).
 FANOUT_DECL boost::system::error_code build_request(const std::string& method, std::string_view url,
                                                     fanout::request& req,
@@ -69,23 +69,23 @@ FANOUT_DECL boost::system::error_code build_request(const std::string& method, s
   namespace http = boost::beast::http;
   if (!is_token(method)) {
     what = "invalid method \"" + method + "\"";
-    return make_error_code(errc::invalid_request);
+    return make_error_code(http_errc::invalid_request);
   }
   for (auto const& [name, value] : req.headers) {
     if (!is_token(name)) {
       what = "invalid header name \"" + name + "\"";
-      return make_error_code(errc::invalid_request);
+      return make_error_code(http_errc::invalid_request);
     }
     if (!is_safe_value(value)) {
       what = "header \"" + name + "\" has a CR, LF or NUL in its value";
-      return make_error_code(errc::invalid_request);
+      return make_error_code(http_errc::invalid_request);
     }
   }
   {
     std::string why;
     if (parse_url(url, where, why)) {
       what = "invalid URL: " + why;
-      return make_error_code(errc::invalid_url);
+      return make_error_code(http_errc::invalid_url);
     }
   }
 
@@ -119,7 +119,7 @@ FANOUT_DECL boost::system::error_code build_request(const std::string& method, s
   // Beast's prepare_payload() throws on this one (RFC 9110 9.3.8); say it as an error instead.
   if (m.method() == http::verb::trace && !m.body().empty()) {
     what = "a TRACE request cannot have a body";
-    return make_error_code(errc::invalid_request);
+    return make_error_code(http_errc::invalid_request);
   }
   m.prepare_payload();
   return {};
