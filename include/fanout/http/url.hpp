@@ -2,11 +2,11 @@
 #define FANOUT_HTTP_URL_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/http/detail/sansio/ascii.hpp>
 #include <fanout/http/error.hpp>
 
 #include <openssl/evp.h>
 #include <boost/url/encode.hpp>
+#include <boost/url/grammar/ci_string.hpp>
 #include <boost/url/grammar/hexdig_chars.hpp>
 #include <boost/url/grammar/lut_chars.hpp>
 #include <boost/url/parse.hpp>
@@ -84,7 +84,7 @@ FANOUT_DECL boost::system::error_code parse_url(std::string_view text, url_parts
       std::string_view name = u.encoded_host();
       for (char c : name) {
         if (c == '%') return fail("percent-encoded host name");
-        out.host.push_back(detail::ascii_lower(c));
+        out.host.push_back(boost::urls::grammar::to_lower(c));
       }
       break;
     }

@@ -6,6 +6,7 @@
 // its state and every item coroutine live on one strand, so it needs no locks and is safe on a
 // multi-threaded executor.
 
+#include <fanout/config.hpp>
 #include <fanout/core/detail/io_executor.hpp>
 #include <fanout/core/error.hpp>
 #include <fanout/core/options.hpp>
@@ -39,8 +40,6 @@
 #include <vector>
 
 namespace fanout::detail {
-
-namespace asio = boost::asio;
 
 template <class T>
 struct is_default_awaitable : std::false_type {};

@@ -1,6 +1,8 @@
 #ifndef FANOUT_CORE_DETAIL_IO_EXECUTOR_HPP
 #define FANOUT_CORE_DETAIL_IO_EXECUTOR_HPP
 
+#include <fanout/config.hpp>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/io_context.hpp>
@@ -93,7 +95,6 @@ class io_executor {
 /// allocate nothing, and it queries `blocking` without one. Any other executor gets a strand
 /// of `io_executor`.
 inline boost::asio::any_io_executor make_any_strand(const boost::asio::any_io_executor& ex) {
-  namespace asio = boost::asio;
   if (auto const* io = ex.target<asio::io_context::executor_type>())
     return asio::any_io_executor(asio::make_strand(*io));
   return asio::any_io_executor(asio::strand<io_executor>(io_executor(ex)));

@@ -1,6 +1,7 @@
 #ifndef FANOUT_HTTP_IMPL_SESSION_HPP
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
+#include <fanout/config.hpp>
 #include <fanout/http/detail/http1/connection_pool.hpp>
 #include <fanout/http/detail/net/classify.hpp>
 #include <fanout/http/detail/net/resolver_cache.hpp>
@@ -9,7 +10,9 @@
 #include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/detail/sansio/lru_map.hpp>
 #include <fanout/http/detail/sansio/proxy.hpp>
+#include <fanout/http/detail/sansio/redirect.hpp>
 #include <fanout/http/detail/sansio/request_builder.hpp>
+#include <fanout/http/detail/sansio/retry_decision.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/url.hpp>
 
@@ -28,15 +31,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <ctime>
-#include <iomanip>
 #include <limits>
-#include <locale>
 #include <map>
 #include <memory_resource>
 #include <mutex>
 #include <random>
-#include <sstream>
 
 // GCC 12 at -O2 reports a false -Wmismatched-new-delete on Asio's coroutine frames (their
 // class-specific operator new/delete) once they are inlined; keep users' -Werror builds clean.
@@ -46,6 +45,24 @@
 #endif
 
 namespace fanout::detail {
+
+// A URL as messages and response::url() show it: without its password. A copy only for a URL
+// that may have one.
+class shown_url {
+ public:
+  explicit shown_url(const std::string& url) { set(url); }
+  void set(const std::string& url) {
+    view_ = url;
+    if (url.find('@') == std::string::npos) return;
+    redacted_ = redact(url);
+    view_ = redacted_;
+  }
+  std::string_view view() const noexcept { return view_; }
+
+ private:
+  std::string redacted_;
+  std::string_view view_;
+};
 
 class session_impl : public std::enable_shared_from_this<session_impl> {
  public:
@@ -175,7 +192,6 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   // an empty code, `errc::timeout`, or `errc::cancelled` (cancelled by the caller or close()).
   static boost::asio::awaitable<boost::system::error_code> take_token(async_rate_limiter* limiter,
                                                                       clock::time_point deadline) {
-    namespace asio = boost::asio;
     boost::system::error_code ec;
     if (!limiter || limiter->try_acquire()) co_return ec;
     auto wait = limiter->acquire(asio::redirect_error(asio::use_awaitable, ec));
@@ -203,6 +219,12 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     return fanout::error(e.code(), context + ": " + e.message(), e.exception());
   }
 
+  // What the retry decision sees of an attempt's result.
+  static attempt_outcome outcome_of(const result_type& r) {
+    if (r) return {.status = r->status(), .retry_after = r->header("retry-after")};
+    return {.error = r.error().code()};
+  }
+
   // `raise_for_status`'s error for `r`, the outcome of `tries` attempts.
   static fanout::error status_error(const response& r, std::size_t tries) {
     std::string m;
@@ -210,6 +232,102 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     m.append(std::to_string(r.status())).append(" ").append(r.reason());
     if (tries > 1) m.append(" (after ").append(std::to_string(tries)).append(" attempts)");
     return fanout::error(http_errc::http_status, std::move(m));
+  }
+
+  // Why a step of a request failed: a classified code and a message naming the step.
+  struct exchange_failure {
+    boost::system::error_code ec;
+    std::string what;
+  };
+
+  // Takes this request's rate-limit tokens: the session's, then `origin`'s, waiting at most
+  // until `deadline`. Fails with `errc::timeout` or `errc::cancelled` (cancelled or closed).
+  boost::asio::awaitable<exchange_failure> wait_for_tokens(const std::string& origin,
+                                                           clock::time_point deadline) {
+    if (!session_limiter_ && options_.rate_limit.requests_per_second <= 0)
+      co_return exchange_failure{};
+    auto ec = co_await take_token(session_limiter_.get(), deadline);
+    if (!ec) {
+      auto const limiter = host_limiter(origin);
+      ec = co_await take_token(limiter.get(), deadline);
+    }
+    if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
+    if (ec == errc::timeout)
+      co_return exchange_failure{ec, "timed out waiting for the rate limit to " + origin};
+    if (ec) co_return exchange_failure{ec, closed_.load() ? "the session is closed" : "cancelled"};
+    co_return exchange_failure{};
+  }
+
+  // One hop over the pool: checks a connection to `dial` out, sends `*args.req` and reads the
+  // response into `*args.out`, then gives the connection back for as long as both sides allow.
+  // A kept-alive connection the server had already closed is replaced by a fresh one once,
+  // transparently, for an idempotent request that got no byte back. Counts every request
+  // sent in `attempts` and `sent`.
+  boost::asio::awaitable<exchange_failure> exchange_pooled(const url_parts& dial,
+                                                           const url_parts& where,
+                                                           const proxy_endpoint* via,
+                                                           connection::exchange_args args,
+                                                           int& attempts, int& sent) {
+    auto& t = *args.t;
+    bool fresh_only = false;
+    pooled_connection conn;
+    connection::outcome o;
+    for (;;) {
+      ++attempts;
+      ++sent;
+      requests_.fetch_add(1, std::memory_order_relaxed);
+      auto step = pool_->try_acquire(dial, fresh_only, args.deadline);
+      connection_pool::acquired got;
+      if (step.got)
+        got = std::move(*step.got);
+      else
+        got = co_await pool_->acquire(std::move(step.queued), dial, fresh_only, args.deadline,
+                                      t.pool_wait);
+      if (got.ec == errc::timeout)
+        co_return exchange_failure{got.ec, "timed out waiting for a connection to " + where.origin};
+      if (got.ec == http_errc::too_many_pending)
+        co_return exchange_failure{got.ec, "more than max_pending_requests (" +
+                                               std::to_string(options_.max_pending_requests) +
+                                               ") requests waiting for a connection"};
+      if (got.ec)
+        co_return exchange_failure{got.ec, closed_.load() ? "the session is closed" : "cancelled"};
+      conn = std::move(got.conn);
+      t.reused = !conn.fresh();
+      *args.out = {};
+      if (conn.fresh()) {
+        o = co_await asio::co_spawn(conn->strand(), attempt(conn.get(), where, via, args),
+                                    asio::use_awaitable);
+      } else {  // kept alive: straight to the exchange, deferred (no frame of its own)
+        o = co_await conn->async_exchange(args, asio::deferred);
+      }
+      if (o.ec && conn.fresh() && o.where == stage::connect && is_out_of_descriptors(o.ec) &&
+          conn.out_of_descriptors()) {
+        // Nothing was sent: the request waits for a connection of this session to close
+        // (or to come back to the pool), within its deadline, instead of failing.
+        --attempts;
+        --sent;
+        requests_.fetch_sub(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (!o.ec) break;
+      bool const resend = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
+                          (o.where == stage::write || o.where == stage::read) &&
+                          is_stale_connection_error(o.raw) && is_idempotent(args.method) &&
+                          !closed_.load();
+      conn.reset();
+      if (!resend) {
+        if (closed_.load() && o.ec == errc::cancelled)
+          co_return exchange_failure{o.ec, "the session is closed"};
+        co_return exchange_failure{o.ec, std::move(o.what)};
+      }
+      stale_retries_.fetch_add(1, std::memory_order_relaxed);
+      fresh_only = true;
+    }
+    t.tls_resumed = conn->tls_resumed();
+    bool keep = options_.keep_alive && o.keep_alive && conn->clean();
+    auto const idle = pool_idle_time(options_.idle_timeout, (*args.out)->find("keep-alive"));
+    conn.release(keep && idle > clock::duration::zero(), idle);
+    co_return exchange_failure{};
   }
 
   using request_message = connection::request_message;
@@ -221,7 +339,6 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
                                                      const url_parts& where,
                                                      const proxy_endpoint* via,
                                                      connection::exchange_args args) {
-    namespace asio = boost::asio;
     auto& t = *args.t;
     auto const connect_deadline =
         std::min(args.deadline, deadline_after(clock::now(), options_.connect_timeout));
@@ -267,7 +384,6 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
                                                               std::uint16_t port,
                                                               clock::time_point deadline,
                                                               boost::system::error_code& ec) {
-    namespace asio = boost::asio;
     auto lookup = dns_->async_resolve(host, port, asio::as_tuple(connection::use_strand));
     if (deadline == clock::time_point::max()) {
       auto [e, results] = co_await std::move(lookup);
@@ -338,7 +454,6 @@ inline boost::asio::awaitable<session::result_type> session_impl::invalid(fanout
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
     std::shared_ptr<session_impl> self, fanout::request req, retry_policy policy, bool raise) {
-  namespace asio = boost::asio;
   auto const within = window_for(req);
   auto const start = within.start, deadline = within.deadline;
   auto const context = [&] { return req.method + " " + redact(req.url); };
@@ -354,21 +469,12 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
     };
     auto decide = [&](const result_type& last,
                       std::size_t failures) -> std::optional<std::chrono::milliseconds> {
-      using ms = std::chrono::milliseconds;
       if (closed_.load()) return std::nullopt;
-      std::optional<ms> wait;
-      if (last) {
-        if (!is_retryable_status(last->status())) return std::nullopt;
-        if (auto h = last->header("retry-after"))
-          wait = parse_retry_after(*h, std::chrono::system_clock::now());
-      } else if (!is_retryable(last.error().code())) {
-        return std::nullopt;
-      }
-      // Choose the wait here rather than in with_retry, to compare it with the deadline.
-      ms w = wait ? std::min(*wait, policy.max_backoff) : backoff_delay(policy, failures, random);
-      if (deadline != clock::time_point::max() && clock::now() + w >= deadline)
-        return std::nullopt;      // no time left for another attempt: the last outcome stands
-      return std::max(w, ms(1));  // zero would mean "the policy's backoff" to with_retry
+      std::optional<std::chrono::nanoseconds> time_left;
+      if (deadline != clock::time_point::max()) time_left = deadline - clock::now();
+      return retry_wait(outcome_of(last), policy.max_backoff,
+                        backoff_delay(policy, failures, random), std::chrono::system_clock::now(),
+                        time_left);
     };
     r = co_await with_retry(policy, attempt, decide);
     // Cancelled during a backoff sleep: with_retry kept the last outcome, but the caller asked
@@ -400,25 +506,13 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
   auto const start = within->start, deadline = within->deadline;
   std::string current = std::move(req.url);
   std::string method = std::move(req.method);
-  // `current` as messages and response::url() show it: without its password. A copy only for
-  // a URL that may have one.
-  std::string redacted;
-  std::string_view shown = current;
-  auto const update_shown = [&] {
-    shown = current;
-    if (current.find('@') == std::string::npos) return;
-    redacted = redact(current);
-    shown = redacted;
-  };
-  update_shown();
+  shown_url shown(current);
   int sent_here = 0;
   int& sent = sent_out ? *sent_out : sent_here;
-  namespace asio = boost::asio;
-  namespace http = boost::beast::http;
   auto fail = [&](boost::system::error_code ec, std::string_view what) {
     std::string m;
-    m.reserve(method.size() + shown.size() + what.size() + 3);
-    m.append(method).append(" ").append(shown).append(": ").append(what);
+    m.reserve(method.size() + shown.view().size() + what.size() + 3);
+    m.append(method).append(" ").append(shown.view()).append(": ").append(what);
     return result_type(boost::system::in_place_error, ec, std::move(m));
   };
   try {
@@ -439,225 +533,70 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
 
     // The session's proxies, or this request's own.
     proxy_settings own_proxies;
-    const proxy_settings* proxies = &proxies_;
-    if (req.proxy) {
+    if (req.proxy)
       own_proxies.http = own_proxies.https = make_proxy_rule(*req.proxy, "request::proxy");
-      proxies = &own_proxies;
-    }
+    const proxy_settings& proxies = req.proxy ? own_proxies : proxies_;
     hop_state hop;
 
     response resp;
     block_ptr& got_back = response_access::block(resp);  // this hop's response
     auto& t = response_access::timings(resp);
-    int attempts = 0, redirects = 0;
+    int attempts = 0;
+    std::size_t redirects = 0;
+    redirect_policy const redirect{.max_redirects = options_.max_redirects,
+                                   .allow_https_downgrade = options_.allow_https_downgrade};
 
     for (;;) {  // one iteration per redirect hop
       bool const head = method == "HEAD";
-      // Through a proxy or not, decided again for every hop; `dial` is what the pool sees.
-      const proxy_endpoint* via = nullptr;
-      url_parts proxied;
-      if (proxies->any()) {
-        if (auto rule = proxies->select(where)) {
-          if (!rule->error.empty())
-            co_return fail(make_error_code(http_errc::invalid_url), rule->error);
-          via = &*rule->proxy;
-          proxied = proxied_parts(where, *via);
-        }
-        prepare_hop(m, where, via, hop);
-      }
-      const url_parts& dial = via ? proxied : where;
-      bool fresh_only = false;
-      pooled_connection conn;
-      if (session_limiter_ || options_.rate_limit.requests_per_second > 0) {
-        auto ec = co_await take_token(session_limiter_.get(), deadline);
-        if (!ec) {
-          auto const limiter = host_limiter(where.origin);
-          ec = co_await take_token(limiter.get(), deadline);
-        }
-        if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
-        if (ec == errc::timeout)
-          co_return fail(ec, "timed out waiting for the rate limit to " + where.origin);
-        if (ec) co_return fail(ec, closed_.load() ? "the session is closed" : "cancelled");
-      }
-      bool kept_alive = false;
-      for (;;) {  // the one transparent retry after a stale keep-alive connection
-        ++attempts;
-        ++sent;
-        requests_.fetch_add(1, std::memory_order_relaxed);
-        auto step = pool_->try_acquire(dial, fresh_only, deadline);
-        connection_pool::acquired got;
-        if (step.got)
-          got = std::move(*step.got);
-        else
-          got = co_await pool_->acquire(std::move(step.queued), dial, fresh_only, deadline,
-                                        t.pool_wait);
-        if (got.ec) {
-          if (got.ec == errc::timeout)
-            co_return fail(got.ec, "timed out waiting for a connection to " + where.origin);
-          if (got.ec == http_errc::too_many_pending)
-            co_return fail(got.ec, "more than max_pending_requests (" +
-                                       std::to_string(options_.max_pending_requests) +
-                                       ") requests waiting for a connection");
-          co_return fail(got.ec, closed_.load() ? "the session is closed" : "cancelled");
-        }
-        conn = std::move(got.conn);
-        t.reused = !conn.fresh();
-        got_back = {};
-        connection::exchange_args const args{.req = &m,
-                                             .head = head,
-                                             .max_header = max_header_bytes(),
-                                             .max_body = max_body_bytes(),
-                                             .deadline = deadline,
-                                             .url = shown,
-                                             .method = method,
-                                             .out = &got_back,
-                                             .t = &t};
-        connection::outcome o;
-        if (conn.fresh()) {
-          o = co_await asio::co_spawn(conn->strand(), attempt(conn.get(), where, via, args),
-                                      asio::use_awaitable);
-        } else {  // kept alive: straight to the exchange, deferred (no frame of its own)
-          o = co_await conn->async_exchange(args, asio::deferred);
-        }
-        if (o.ec && conn.fresh() && o.where == stage::connect && is_out_of_descriptors(o.ec) &&
-            conn.out_of_descriptors()) {
-          // Nothing was sent: the request waits for a connection of this session to close
-          // (or to come back to the pool), within its deadline, instead of failing.
-          --attempts;
-          --sent;
-          requests_.fetch_sub(1, std::memory_order_relaxed);
-          continue;
-        }
-        kept_alive = o.keep_alive;
-        if (!o.ec) break;
-        bool const retry = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
-                           (o.where == stage::write || o.where == stage::read) &&
-                           is_stale_connection_error(o.raw) && is_idempotent(method) &&
-                           !closed_.load();
-        conn.reset();
-        if (!retry) {
-          if (closed_.load() && o.ec == errc::cancelled)
-            co_return fail(o.ec, "the session is closed");
-          co_return fail(o.ec, o.what);
-        }
-        stale_retries_.fetch_add(1, std::memory_order_relaxed);
-        fresh_only = true;
-      }
-      t.tls_resumed = conn->tls_resumed();
-
-      // Back to the pool, for as long as both sides allow.
-      {
-        bool keep = options_.keep_alive && kept_alive && conn->clean();
-        // No idle limit of ours (0) is a year: a pooled connection's expiry must be a time.
-        auto idle = std::chrono::duration_cast<clock::duration>(options_.idle_timeout.count() > 0
-                                                                    ? options_.idle_timeout
-                                                                    : std::chrono::hours(24 * 365));
-        if (keep) {
-          if (auto ka = got_back->find("keep-alive")) {
-            if (auto n = keep_alive_timeout(*ka)) {
-              // Leave a margin so that we never send on a connection the server is closing.
-              auto server = std::chrono::duration_cast<clock::duration>(*n);
-              auto margin = std::min<clock::duration>(std::chrono::seconds(1), server / 2);
-              idle = std::min(idle, server - margin);
-            }
-          }
-          if (idle <= clock::duration::zero()) keep = false;
-        }
-        conn.release(keep, idle);
-      }
+      auto const route = route_hop(proxies, where, m, hop);
+      if (!route.error.empty())
+        co_return fail(make_error_code(http_errc::invalid_url), route.error);
+      if (auto failed = co_await wait_for_tokens(where.origin, deadline); failed.ec)
+        co_return fail(failed.ec, failed.what);
+      connection::exchange_args const args{.req = &m,
+                                           .head = head,
+                                           .max_header = max_header_bytes(),
+                                           .max_body = max_body_bytes(),
+                                           .deadline = deadline,
+                                           .url = shown.view(),
+                                           .method = method,
+                                           .out = &got_back,
+                                           .t = &t};
+      if (auto failed =
+              co_await exchange_pooled(route.dial(where), where, route.via, args, attempts, sent);
+          failed.ec)
+        co_return fail(failed.ec, failed.what);
 
       int const status = got_back->status();
-      // Redirects.
-      if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
-          options_.max_redirects > 0) {
-        // A blank Location is none: the 3xx is the answer (RFC 9110 10.2.2 defines no other).
-        auto loc = got_back->find("location");
-        if (loc && is_blank(*loc)) loc.reset();
-        if (loc) {
-          if (static_cast<std::size_t>(redirects) >= options_.max_redirects)
-            co_return fail(make_error_code(http_errc::too_many_redirects),
-                           "more than " + std::to_string(options_.max_redirects) + " redirects");
-          std::string next;
-          if (resolve_location(current, *loc, next))
-            co_return fail(make_error_code(http_errc::redirect_refused),
-                           "redirect to an invalid Location \"" + redact(*loc) + "\"");
-          url_parts next_where;
-          std::string why;
-          if (parse_url(next, next_where, why))
-            co_return fail(make_error_code(http_errc::redirect_refused),
-                           "redirect to " + redact(next) + " refused: " + why);
-          if (where.https && !next_where.https && !options_.allow_https_downgrade)
-            co_return fail(make_error_code(http_errc::redirect_refused),
-                           "redirect from https to http (" + redact(next) +
-                               ") refused; set allow_https_downgrade to follow it");
-          if ((status == 303 && method != "HEAD") ||
-              ((status == 301 || status == 302) && method == "POST")) {
-            method = "GET";
-            m.method(http::verb::get);
-            m.body().clear();
-            m.erase(http::field::content_type);
-            m.erase(http::field::content_length);
-            m.erase(http::field::transfer_encoding);
-          }
-          // Credentials stay with their origin, the URL's userinfo too (even a Location's own:
-          // curl sends neither to another origin); on the same origin they go on.
-          if (next_where.origin != where.origin) {
-            m.erase(http::field::authorization);
-            m.erase(http::field::cookie);
-            m.erase(http::field::proxy_authorization);
-            m.set(http::field::host, next_where.host_header);
-          }
-          m.target(next_where.target);
-          m.prepare_payload();
-          where = std::move(next_where);
-          current = std::move(next);
-          update_shown();
-          ++redirects;
-          continue;
-        }
+      auto hop_next =
+          next_hop(status, got_back->find("location"), method, current, where, redirects, redirect);
+      if (hop_next.action == hop_decision::refuse)
+        co_return fail(make_error_code(hop_next.error), hop_next.why);
+      if (hop_next.action == hop_decision::follow) {
+        apply_hop(hop_next, m, method);
+        where = std::move(hop_next.where);
+        current = std::move(hop_next.url);
+        shown.set(current);
+        ++redirects;
+        continue;
       }
-
-      // Transparent decompression, bounded by max_body_bytes: the codings are undone in the
-      // reverse order of their application, the last straight into the new response block.
-      // A list with a coding we cannot undo is left as it came, header and all.
+      // Transparent decompression, bounded by max_body_bytes.
       if (decompress && !head && status != 204 && status != 304) {
-        if (auto ce = got_back->find("content-encoding")) {
-          auto const plan = plan_content_codings(*ce);
-          if (!plan.unsupported) {
-            response_builder decoded;
-            boost::system::error_code ec;
-            try {
-              decoded.begin_copy(*got_back, {"content-encoding", "content-length"},
-                                 max_body_bytes());
-              ec = decode_content(plan, got_back->body(), max_body_bytes(),
-                                  [&](std::string_view piece) { decoded.append_body(piece); });
-            } catch (const std::bad_alloc&) {
-              ec = make_error_code(std::errc::not_enough_memory);
-            }
-            if (ec == http_errc::body_too_large)
-              co_return fail(ec, "decompressed body larger than max_body_bytes (" +
-                                     std::to_string(options_.max_body_bytes) + ")");
-            if (ec == std::errc::not_enough_memory)
-              co_return fail(ec, "out of memory decoding the " + std::string(*ce) + " body");
-            if (ec)
-              co_return fail(ec, "cannot decode the " + std::string(*ce) +
-                                     " body (truncated, corrupt, or followed by other bytes)");
-            got_back = decoded.finish();
-          }
-        }
+        std::string what;
+        if (auto ec = decode_response(got_back, max_body_bytes(), what)) co_return fail(ec, what);
       }
-
       break;
     }
 
     response_access::attempts(resp) = attempts;
-    response_access::redirects(resp) = redirects;
+    response_access::redirects(resp) = static_cast<int>(redirects);
     t.total = clock::now() - start;
     if (raise && resp.status() >= 400)
       co_return result_type(boost::system::in_place_error, status_error(resp, 1));
     co_return result_type(std::move(resp));
   } catch (...) {
-    co_return result_type(boost::system::in_place_error, current_exception_error(method, shown));
+    co_return result_type(boost::system::in_place_error,
+                          current_exception_error(method, shown.view()));
   }
 }
 

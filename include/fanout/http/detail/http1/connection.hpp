@@ -99,10 +99,6 @@ class connection : public std::enable_shared_from_this<connection> {
 
   strand_type& strand() noexcept { return strand_; }
   const std::string& origin() const noexcept { return origin_; }
-  /// Requests completed on this connection.
-  std::size_t requests() const noexcept { return requests_; }
-  /// Set from the server's `Keep-Alive: timeout=N`: the idle deadline must not pass this.
-  std::optional<clock::duration> server_idle_timeout;
   /// Set before `connect()` for https through a proxy: the endpoints are the proxy's, and a
   /// CONNECT tunnel is opened before the TLS handshake (which still verifies the origin).
   std::optional<tunnel_target> tunnel;
@@ -112,7 +108,6 @@ class connection : public std::enable_shared_from_this<connection> {
   awaitable<outcome> connect(const boost::asio::ip::tcp::resolver::results_type& endpoints,
                              tls_context* tls, bool verify, clock::time_point deadline,
                              fanout::timings& t) {
-    namespace asio = boost::asio;
     outcome o;
     boost::system::error_code ec;
     auto t0 = clock::now();
@@ -314,7 +309,6 @@ class connection : public std::enable_shared_from_this<connection> {
   class exchange_op {
    public:
     static void launch(connection& c, Handler handler, const exchange_args& args) {
-      namespace asio = boost::asio;
       auto const gen = c.exchange_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
       exchange_op op(c, std::move(handler), args);
       if (op.slot_.is_connected()) op.slot_.template emplace<exchange_canceller>(&c, gen);
@@ -387,7 +381,6 @@ class connection : public std::enable_shared_from_this<connection> {
           args_(args),
           handler_(std::move(handler)),
           slot_(boost::asio::get_associated_cancellation_slot(handler_)) {
-      namespace asio = boost::asio;
       // Keep the caller's executor busy while we are away, unless the socket's pending
       // operations already do (the same execution context): that guard costs a copy of the
       // caller's executor.
@@ -424,7 +417,6 @@ class connection : public std::enable_shared_from_this<connection> {
     }
 
     void finish(outcome o) {
-      namespace asio = boost::asio;
       auto ex = asio::get_associated_executor(handler_, c_->strand_);
       asio::dispatch(ex, [h = std::move(handler_), o = std::move(o), slot = slot_,
                           work = std::move(work_)]() mutable {
@@ -550,7 +542,6 @@ class connection : public std::enable_shared_from_this<connection> {
     parser_.reset();
     *args_.out = builder_.finish();
     body_hint_ = std::min<std::size_t>((*args_.out)->body().size(), 64 << 10);
-    ++requests_;
     return o;
   }
 
@@ -607,7 +598,6 @@ class connection : public std::enable_shared_from_this<connection> {
   bool tls_resumed_ = false;
   bool tls_clean_ = false;
   bool reusable_ = true;
-  std::size_t requests_ = 0;
   // For async_exchange's socket operations, one exchange at a time. Before the sockets: an
   // operation still pending when they are destroyed is freed into it.
   handler_memory op_memory_;

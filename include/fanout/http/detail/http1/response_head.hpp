@@ -2,7 +2,9 @@
 #define FANOUT_HTTP_DETAIL_HTTP1_RESPONSE_HEAD_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/http/detail/sansio/ascii.hpp>
+#include <fanout/http/detail/sansio/header_values.hpp>
+
+#include <boost/beast/core/string.hpp>
 
 #include <cstddef>
 #include <string>
@@ -29,17 +31,6 @@ namespace head_detail {
 
 inline bool is_ws(char c) noexcept {
   return c == ' ' || c == '\t';
-}
-
-inline std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_ws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-inline std::string_view trim_end(std::string_view s) noexcept {
-  while (!s.empty() && is_ws(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 inline bool is_digit(char c) noexcept {
@@ -69,14 +60,9 @@ struct line_reader {
 // Calls f(token) for each element of a comma-separated list, without parameters (";...").
 template <class F>
 void for_each_token(std::string_view list, F&& f) {
-  while (!list.empty()) {
-    auto const comma = list.find(',');
-    auto element = list.substr(0, comma);
-    element = element.substr(0, element.find(';'));
-    if (auto const t = trim(element); !t.empty()) f(t);
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
-  }
+  for_each_list_element(list, [&](std::string_view element) {
+    if (auto const t = trim_ows(element.substr(0, element.find(';'))); !t.empty()) f(t);
+  });
 }
 
 }  // namespace head_detail
@@ -149,17 +135,17 @@ inline response_head scan_response_head(std::string_view in, bool head_request,
     auto const colon = line.find(':');
     if (colon == std::string_view::npos) return invalid("header field without a colon");
     auto const name = line.substr(0, colon);
-    if (iequals(name, "transfer-encoding")) {
+    if (boost::beast::iequals(name, "transfer-encoding")) {
       ++te_fields;
       for_each_token(line.substr(colon + 1), [&](std::string_view coding) {
-        if (iequals(coding, "chunked"))
+        if (boost::beast::iequals(coding, "chunked"))
           ++chunked;
-        else if (iequals(coding, "identity"))
+        else if (boost::beast::iequals(coding, "identity"))
           ++identities;
         else
           ++other_codings;  // also what makes chunked not the last coding
       });
-    } else if (iequals(name, "content-length")) {
+    } else if (boost::beast::iequals(name, "content-length")) {
       ++cl_fields;
     }
   }
@@ -198,12 +184,12 @@ inline response_head scan_response_head(std::string_view in, bool head_request,
   bool te_written = false;
   while (again.next(line) && !line.empty()) {
     if (is_ws(line.front())) {
-      if (keep) canonical.append(" ").append(trim(line));
+      if (keep) canonical.append(" ").append(trim_ows(line));
       continue;
     }
     auto const name = line.substr(0, line.find(':'));
-    bool const is_te = iequals(name, "transfer-encoding");
-    bool const is_cl = iequals(name, "content-length");
+    bool const is_te = boost::beast::iequals(name, "transfer-encoding");
+    bool const is_cl = boost::beast::iequals(name, "content-length");
     keep = !(is_te && (drop_te || canonical_te)) && !(is_cl && drop_cl);
     canonical.append("\r\n");
     if (is_te && canonical_te && !te_written) {
@@ -211,7 +197,7 @@ inline response_head scan_response_head(std::string_view in, bool head_request,
       te_written = true;
     } else if (keep) {
       // The value's trailing whitespace goes, so that a fold joins with one SP.
-      canonical.append(trim_end(line));
+      canonical.append(line.substr(0, line.find_last_not_of(" \t") + 1));
     } else {
       canonical.resize(canonical.size() - 2);
     }

@@ -60,8 +60,6 @@ class strand_executor {
     return strand_executor(boost::asio::prefer(s_, p));
   }
 
-  const inner_type& inner() const noexcept { return s_; }
-
   friend bool operator==(const strand_executor& a, const strand_executor& b) noexcept {
     return a.s_ == b.s_;
   }

@@ -31,7 +31,6 @@ template <class Socket>
 boost::asio::awaitable<boost::system::error_code, typename Socket::executor_type> async_open_tunnel(
     Socket& socket, boost::beast::flat_buffer& buffer, const tunnel_target& t,
     std::size_t max_header, std::string& what) {
-  namespace asio = boost::asio;
   namespace http = boost::beast::http;
   constexpr asio::use_awaitable_t<typename Socket::executor_type> use{};
   boost::system::error_code ec;

@@ -2,14 +2,19 @@
 #define FANOUT_HTTP_DETAIL_SANSIO_CONTENT_CODING_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/http/detail/sansio/ascii.hpp>
+#include <fanout/http/detail/sansio/header_values.hpp>
+#include <fanout/http/detail/sansio/response_block.hpp>
 #include <fanout/http/error.hpp>
+
+#include <boost/beast/core/string.hpp>
 
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <limits>
+#include <new>
+#include <system_error>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,10 +27,12 @@ enum class content_coding { identity, gzip, deflate, unsupported };
 /// "gzip"/"x-gzip", "deflate", "identity"/"none" or empty (identity), case-insensitive;
 /// anything else (br, zstd) is unsupported.
 inline content_coding content_coding_of(std::string_view encoding) noexcept {
-  if (encoding.empty() || iequals(encoding, "identity") || iequals(encoding, "none"))
+  if (encoding.empty() || boost::beast::iequals(encoding, "identity") ||
+      boost::beast::iequals(encoding, "none"))
     return content_coding::identity;
-  if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip")) return content_coding::gzip;
-  if (iequals(encoding, "deflate")) return content_coding::deflate;
+  if (boost::beast::iequals(encoding, "gzip") || boost::beast::iequals(encoding, "x-gzip"))
+    return content_coding::gzip;
+  if (boost::beast::iequals(encoding, "deflate")) return content_coding::deflate;
   return content_coding::unsupported;
 }
 
@@ -40,16 +47,11 @@ struct coding_plan {
 
 inline coding_plan plan_content_codings(std::string_view value) {
   coding_plan plan;
-  while (!value.empty()) {
-    auto const comma = value.find(',');
-    std::string_view item = value.substr(0, comma);
-    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    auto const c = content_coding_of(item);  // an empty list element is no coding (§5.6.1)
+  for_each_list_element(value, [&](std::string_view item) {
+    auto const c = content_coding_of(item);
     if (c == content_coding::unsupported) plan.unsupported = true;
     if (c == content_coding::gzip || c == content_coding::deflate) plan.undo.push_back(c);
-  }
+  });
   std::reverse(plan.undo.begin(), plan.undo.end());
   return plan;
 }
@@ -149,6 +151,38 @@ inline boost::system::error_code decode_content(const coding_plan& plan, std::st
                                                 std::size_t limit, std::string& out) {
   out.clear();
   return decode_content(plan, body, limit, [&](std::string_view piece) { out.append(piece); });
+}
+
+/// Undoes the `Content-Encoding` of the response in `block`, replacing it with a block whose
+/// body is decoded and which no longer has `Content-Encoding` or `Content-Length` fields. Bounded
+/// by `limit` bytes of decoded body. A response without codings, or with one fanout cannot undo,
+/// is left as it came, header and all. On failure `block` is unchanged and `what` says why:
+/// `http_errc::body_too_large`, `http_errc::decompression` (truncated, corrupt, or followed by
+/// other bytes: never a shorter success), or `not_enough_memory`.
+inline boost::system::error_code decode_response(block_ptr& block, std::size_t limit,
+                                                 std::string& what) {
+  auto const encoding = block->find("content-encoding");
+  if (!encoding) return {};
+  auto const plan = plan_content_codings(*encoding);
+  if (plan.unsupported) return {};
+  response_builder decoded;
+  boost::system::error_code ec;
+  try {
+    decoded.begin_copy(*block, {"content-encoding", "content-length"}, limit);
+    ec = decode_content(plan, block->body(), limit,
+                        [&](std::string_view piece) { decoded.append_body(piece); });
+  } catch (const std::bad_alloc&) {
+    ec = make_error_code(std::errc::not_enough_memory);
+  }
+  if (ec == http_errc::body_too_large)
+    what = "decompressed body larger than max_body_bytes (" + std::to_string(limit) + ")";
+  else if (ec == std::errc::not_enough_memory)
+    what = "out of memory decoding the " + std::string(*encoding) + " body";
+  else if (ec)
+    what = "cannot decode the " + std::string(*encoding) +
+           " body (truncated, corrupt, or followed by other bytes)";
+  if (!ec) block = decoded.finish();
+  return ec;
 }
 
 }  // namespace fanout::detail

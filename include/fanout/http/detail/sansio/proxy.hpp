@@ -6,9 +6,11 @@
 // CONNECT target). The CONNECT exchange itself is I/O: net/tunnel.hpp.
 
 #include <fanout/config.hpp>
+#include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/url.hpp>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/url/parse.hpp>
@@ -134,6 +136,36 @@ void prepare_hop(Message& m, const url_parts& where, const proxy_endpoint* p, ho
   if (p && where.https) m.erase(http::field::proxy_authorization);
 }
 
+/// How one hop reaches `where`: directly (`via` null), or through the proxy `via`, and then
+/// `proxied` is what the pool and the connection see. `error` is set when the proxy URL that
+/// applies is invalid (the request fails with it).
+struct hop_route {
+  const proxy_endpoint* via = nullptr;
+  url_parts proxied;
+  std::string error;
+
+  const url_parts& dial(const url_parts& where) const noexcept { return via ? proxied : where; }
+};
+
+/// Chooses the route of a hop to `where` among `proxies` (decided again for every hop: a
+/// redirect may leave NO_PROXY's hosts) and adjusts the request `m` for it (`prepare_hop`).
+template <class Message>
+hop_route route_hop(const proxy_settings& proxies, const url_parts& where, Message& m,
+                    hop_state& s) {
+  hop_route r;
+  if (!proxies.any()) return r;
+  if (auto rule = proxies.select(where)) {
+    if (!rule->error.empty()) {
+      r.error = rule->error;
+      return r;
+    }
+    r.via = &*rule->proxy;
+    r.proxied = proxied_parts(where, *r.via);
+  }
+  prepare_hop(m, where, r.via, s);
+  return r;
+}
+
 /// Notes the proxy in the description of an error met while resolving or connecting to it:
 /// "Connection refused (while connecting to proxy 127.0.0.1:3128)".
 inline void note_proxy(std::string& what, const proxy_endpoint& p) {
@@ -196,27 +228,18 @@ FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, pro
 
 FANOUT_DECL bool no_proxy_matches(std::string_view list, std::string_view host,
                                   std::uint16_t port) noexcept {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "example.com." is the same
   // IP literals match exactly, never as a suffix ("0.0.1" must not match 127.0.0.1).
   bool const ip_host = host.find(':') != std::string_view::npos ||
                        host.find_first_not_of("0123456789.") == std::string_view::npos;
-  while (!list.empty()) {
-    auto const comma = list.find(',');
-    std::string_view entry = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (entry.empty()) continue;
+  auto const matches = [&](std::string_view entry) {
     if (entry == "*") return true;
     // An optional port: "[v6]:port", "name:port", "v4:port"; a bare IPv6 has several colons.
     std::string_view name = entry;
     std::string_view port_text;
     if (name.front() == '[') {
       auto const close = name.find(']');
-      if (close == std::string_view::npos) continue;
+      if (close == std::string_view::npos) return false;
       if (close + 1 < name.size() && name[close + 1] == ':') port_text = name.substr(close + 2);
       name = name.substr(1, close - 1);
     } else if (auto const colon = name.find(':');
@@ -231,18 +254,21 @@ FANOUT_DECL bool no_proxy_matches(std::string_view list, std::string_view host,
         digits = digits && c >= '0' && c <= '9';
         n = n * 10 + static_cast<unsigned long>(c - '0');
       }
-      if (!digits || n != port) continue;
+      if (!digits || n != port) return false;
     }
     while (!name.empty() && name.front() == '.') name.remove_prefix(1);
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-    if (name.empty()) continue;
-    if (iequals(name, host)) return true;
+    if (name.empty()) return false;
+    if (boost::beast::iequals(name, host)) return true;
     // A suffix on a label boundary: "example.com" matches "api.example.com", not "badexample.com".
     if (!ip_host && host.size() > name.size() && host[host.size() - name.size() - 1] == '.' &&
-        iequals(host.substr(host.size() - name.size()), name))
+        boost::beast::iequals(host.substr(host.size() - name.size()), name))
       return true;
-  }
-  return false;
+    return false;
+  };
+  bool found = false;
+  for_each_list_element(list, [&](std::string_view entry) { found = found || matches(entry); });
+  return found;
 }
 
 FANOUT_DECL proxy_rule make_proxy_rule(const std::string& url, const char* source) {

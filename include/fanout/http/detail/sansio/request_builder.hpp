@@ -10,6 +10,7 @@
 #include <fanout/http/request.hpp>
 #include <fanout/http/url.hpp>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -94,10 +95,10 @@ FANOUT_DECL boost::system::error_code build_request(const std::string& method, s
   m.version(11);
   bool user_host = false, user_agent = false, user_encoding = false, user_authorization = false;
   for (auto const& [name, value] : req.headers) {
-    user_host |= iequals(name, "host");
-    user_agent |= iequals(name, "user-agent");
-    user_encoding |= iequals(name, "accept-encoding");
-    user_authorization |= iequals(name, "authorization");
+    user_host |= boost::beast::iequals(name, "host");
+    user_agent |= boost::beast::iequals(name, "user-agent");
+    user_encoding |= boost::beast::iequals(name, "accept-encoding");
+    user_authorization |= boost::beast::iequals(name, "authorization");
   }
   if (!user_host) m.set(http::field::host, where.host_header);
   // The URL's userinfo, unless the request says its own Authorization (as curl does).

@@ -2,7 +2,8 @@
 #define FANOUT_HTTP_DETAIL_SANSIO_RESPONSE_BLOCK_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/http/detail/sansio/ascii.hpp>
+
+#include <boost/beast/core/string.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -97,7 +98,7 @@ class response_block {
   /// The value of the first field named `name` (case-insensitive).
   std::optional<std::string_view> find(std::string_view name) const noexcept {
     for (auto it = fields_begin(); it != fields_end(); ++it)
-      if (auto f = *it; iequals(f.name, name)) return f.value;
+      if (auto f = *it; boost::beast::iequals(f.name, name)) return f.value;
     return std::nullopt;
   }
 
@@ -281,7 +282,7 @@ class response_builder {
     for (auto it = from.fields_begin(); it != from.fields_end(); ++it) {
       auto const f = *it;
       if (std::none_of(drop.begin(), drop.end(),
-                       [&](std::string_view d) { return iequals(d, f.name); }))
+                       [&](std::string_view d) { return boost::beast::iequals(d, f.name); }))
         field(f.name, f.value);
     }
     header_done(0);
@@ -301,7 +302,7 @@ class response_builder {
     for (auto it = from.fields_begin(); it != from.fields_end(); ++it) {
       auto const f = *it;
       if (std::none_of(drop.begin(), drop.end(),
-                       [&](std::string_view d) { return iequals(d, f.name); }))
+                       [&](std::string_view d) { return boost::beast::iequals(d, f.name); }))
         b.field(f.name, f.value);
     }
     b.header_done(body.size());
