@@ -4,6 +4,9 @@
 #                             none of its dependencies (Beast, Boost.URL, OpenSSL, json, zlib)
 #   http/detail/sansio/       pure decisions: no Asio header, nothing from net/ or http1/
 #   http/detail/net/          sockets, TLS, DNS: nothing from http1/
+#   http/impl/session.hpp     the request policy: of the wire, only the default transport
+#                             (http1/transport.hpp), through the seam (http/transport.hpp)
+#   include/fanout/testing/   nothing of the wire (net/, http1/): a mock opens no socket
 #   include/fanout/detail/    does not exist (each layer owns its detail/)
 #   examples/                 nothing from tests/: an example can be copied out of the tree
 #   everything in include/    includes only <fanout/...> headers that exist
@@ -38,6 +41,12 @@ check("include/fanout/http/detail/sansio/*.hpp"
   "sansio/ is pure: no sockets, no I/O")
 check("include/fanout/http/detail/net/*.hpp" "fanout/http/detail/http1/"
   "net/ is below the HTTP/1.1 transport")
+check("include/fanout/http/impl/session.hpp"
+  "fanout/http/detail/net/|fanout/http/detail/http1/(connection|connection_pool|response_head|response_reader)"
+  "the session's policy reaches the wire through the transport seam only")
+check("include/fanout/testing/*.hpp"
+  "fanout/http/detail/net/|fanout/http/detail/http1/|boost/asio/ip/|boost/asio/ssl|boost/beast/core/tcp"
+  "a mock transport opens no socket")
 check("examples/*" "support/test_server|test_util|tests/|support/certs|support/raw_server"
   "an example includes nothing from tests/")
 

@@ -8,6 +8,7 @@
 #include <fanout/http/request.hpp>
 #include <fanout/http/response.hpp>
 #include <fanout/http/session.hpp>
+#include <fanout/http/stats.hpp>
 #include <fanout/http/url.hpp>
 
 #endif

@@ -10,14 +10,42 @@
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fanout {
+
+class transport;  // <fanout/http/transport.hpp>
+
+/// The transport a session carries its exchanges on (see <fanout/http/transport.hpp>): empty
+/// for the default (pooled HTTP/1.1 and TLS over TCP), or a transport given by value
+/// (`fanout::testing::mock_transport{handler}`) or shared (`std::shared_ptr` to it, to keep a
+/// handle on it, or to share it between sessions).
+class transport_ptr {
+ public:
+  transport_ptr() = default;
+  template <class T>
+    requires std::derived_from<T, transport>
+  transport_ptr(T t)  // NOLINT(google-explicit-constructor): `.transport = mock_transport{f}`
+      : p_(std::make_shared<T>(std::move(t))) {}
+  template <class T>
+    requires std::derived_from<T, transport>
+  transport_ptr(std::shared_ptr<T> p) noexcept  // NOLINT(google-explicit-constructor)
+      : p_(std::move(p)) {}
+
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  const std::shared_ptr<transport>& shared() const noexcept { return p_; }
+
+ private:
+  std::shared_ptr<transport> p_;
+};
 
 /// A host name's addresses, in the order to try them, or an error in `ec` (see
 /// `session_options::resolve`).
@@ -124,6 +152,13 @@ struct session_options {
   /// more fails at once with `http_errc::too_many_pending` instead of queueing without bound. 0:
   /// unbounded.
   std::size_t max_pending_requests = 100'000;
+  /// What carries the exchanges: empty (the default) is fanout's pooled HTTP/1.1 + TLS over
+  /// TCP, configured by the options above; `fanout::testing::mock_transport{handler}` answers
+  /// from a function and opens no socket, for tests of code that uses a session. Everything
+  /// above the transport runs the same: redirects, retries, rate limits, decompression,
+  /// timeouts, `raise_for_status`. The connection, DNS, TLS and proxy-tunnel options apply to
+  /// the default transport only.
+  transport_ptr transport{};
 };
 
 /// Throws `std::invalid_argument` naming the first impossible option: a negative duration, a

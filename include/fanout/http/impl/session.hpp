@@ -2,10 +2,7 @@
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
 #include <fanout/config.hpp>
-#include <fanout/http/detail/http1/connection_pool.hpp>
-#include <fanout/http/detail/net/classify.hpp>
-#include <fanout/http/detail/net/resolver_cache.hpp>
-#include <fanout/http/detail/net/tls.hpp>
+#include <fanout/http/detail/http1/transport.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
 #include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/detail/sansio/lru_map.hpp>
@@ -14,6 +11,7 @@
 #include <fanout/http/detail/sansio/request_builder.hpp>
 #include <fanout/http/detail/sansio/retry_decision.hpp>
 #include <fanout/http/error.hpp>
+#include <fanout/http/transport.hpp>
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -72,10 +70,9 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   session_impl(boost::asio::any_io_executor ex, session_options o)
       : ex_(ex),
         options_((validate(o), std::move(o))),
-        tls_(options_),
-        pool_(std::make_shared<connection_pool>(ex, options_)),
-        dns_(std::make_shared<resolver_cache>(ex, options_.dns_cache_ttl,
-                                              options_.max_cached_origins, options_.resolve)),
+        own_transport_(!options_.transport),
+        transport_(own_transport_ ? std::make_shared<http1_transport>(ex, options_)
+                                  : options_.transport.shared()),
         proxies_(make_proxy_settings(options_.proxy, options_.no_proxy, options_.trust_env)),
         host_limiters_(options_.max_cached_origins) {
     if (options_.session_rate_limit.requests_per_second > 0)
@@ -83,16 +80,14 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   }
 
   ~session_impl() {
-    pool_->close();
-    dns_->close();
+    if (own_transport_) transport_->close();
   }
 
   boost::asio::any_io_executor executor() const noexcept { return ex_; }
   const session_options& options() const noexcept { return options_; }
   void close() {
     closed_.store(true);
-    pool_->close();
-    dns_->close();  // requests waiting for an address stop at once (a lookup may hang)
+    if (own_transport_) transport_->close();
     // Requests waiting for a rate-limit token fail with errc::cancelled too.
     if (session_limiter_) session_limiter_->cancel();
     std::lock_guard lock(limiters_mutex_);
@@ -101,18 +96,9 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   session_stats stats() const {
     session_stats s;
+    if (own_transport_) transport_->add_stats(s);
     s.requests = requests_.load();
-    s.connections_opened = pool_->connections_opened();
-    s.connections_reused = pool_->connections_reused();
-    s.stale_detected = pool_->stale_detected();
-    s.stale_retries = stale_retries_.load();
     s.retries = retries_.load();
-    s.dns_lookups = dns_->lookups();
-    s.tls_resumed = tls_resumed_.load();
-    s.open_connections = pool_->open_connections();
-    s.idle_connections = pool_->idle_connections();
-    s.dns_cached = dns_->size();
-    s.tls_cached = tls_.cached_sessions();
     {
       std::lock_guard lock(limiters_mutex_);
       s.rate_limiters = host_limiters_.size();
@@ -142,13 +128,6 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   window window_for(const fanout::request& req) const {
     auto const start = clock::now();
     return {start, deadline_after(start, req.timeout.value_or(options_.request_timeout))};
-  }
-
-  // `now + limit`, where a limit of 0 (or one too long to matter) is none.
-  static clock::time_point deadline_after(clock::time_point now, std::chrono::milliseconds limit) {
-    if (limit.count() <= 0 || limit >= std::chrono::hours(24 * 365))
-      return clock::time_point::max();
-    return now + std::chrono::duration_cast<clock::duration>(limit);
   }
 
   // One attempt: every redirect hop of `req`, within `within` (the request's own window, from
@@ -235,17 +214,19 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   }
 
   // Why a step of a request failed: a classified code and a message naming the step.
-  struct exchange_failure {
+  struct step_failure {
     boost::system::error_code ec;
     std::string what;
   };
 
+  bool rate_limited() const noexcept {
+    return session_limiter_ || options_.rate_limit.requests_per_second > 0;
+  }
+
   // Takes this request's rate-limit tokens: the session's, then `origin`'s, waiting at most
   // until `deadline`. Fails with `errc::timeout` or `errc::cancelled` (cancelled or closed).
-  boost::asio::awaitable<exchange_failure> wait_for_tokens(const std::string& origin,
-                                                           clock::time_point deadline) {
-    if (!session_limiter_ && options_.rate_limit.requests_per_second <= 0)
-      co_return exchange_failure{};
+  boost::asio::awaitable<step_failure> wait_for_tokens(const std::string& origin,
+                                                       clock::time_point deadline) {
     auto ec = co_await take_token(session_limiter_.get(), deadline);
     if (!ec) {
       auto const limiter = host_limiter(origin);
@@ -253,153 +234,9 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     }
     if (!ec && closed_.load()) ec = make_error_code(errc::cancelled);
     if (ec == errc::timeout)
-      co_return exchange_failure{ec, "timed out waiting for the rate limit to " + origin};
-    if (ec) co_return exchange_failure{ec, closed_.load() ? "the session is closed" : "cancelled"};
-    co_return exchange_failure{};
-  }
-
-  // One hop over the pool: checks a connection to `dial` out, sends `*args.req` and reads the
-  // response into `*args.out`, then gives the connection back for as long as both sides allow.
-  // A kept-alive connection the server had already closed is replaced by a fresh one once,
-  // transparently, for an idempotent request that got no byte back. Counts every request
-  // sent in `attempts` and `sent`.
-  boost::asio::awaitable<exchange_failure> exchange_pooled(const url_parts& dial,
-                                                           const url_parts& where,
-                                                           const proxy_endpoint* via,
-                                                           connection::exchange_args args,
-                                                           int& attempts, int& sent) {
-    auto& t = *args.t;
-    bool fresh_only = false;
-    pooled_connection conn;
-    connection::outcome o;
-    for (;;) {
-      ++attempts;
-      ++sent;
-      requests_.fetch_add(1, std::memory_order_relaxed);
-      auto step = pool_->try_acquire(dial, fresh_only, args.deadline);
-      connection_pool::acquired got;
-      if (step.got)
-        got = std::move(*step.got);
-      else
-        got = co_await pool_->acquire(std::move(step.queued), dial, fresh_only, args.deadline,
-                                      t.pool_wait);
-      if (got.ec == errc::timeout)
-        co_return exchange_failure{got.ec, "timed out waiting for a connection to " + where.origin};
-      if (got.ec == http_errc::too_many_pending)
-        co_return exchange_failure{got.ec, "more than max_pending_requests (" +
-                                               std::to_string(options_.max_pending_requests) +
-                                               ") requests waiting for a connection"};
-      if (got.ec)
-        co_return exchange_failure{got.ec, closed_.load() ? "the session is closed" : "cancelled"};
-      conn = std::move(got.conn);
-      t.reused = !conn.fresh();
-      *args.out = {};
-      if (conn.fresh()) {
-        o = co_await asio::co_spawn(conn->strand(), attempt(conn.get(), where, via, args),
-                                    asio::use_awaitable);
-      } else {  // kept alive: straight to the exchange, deferred (no frame of its own)
-        o = co_await conn->async_exchange(args, asio::deferred);
-      }
-      if (o.ec && conn.fresh() && o.where == stage::connect && is_out_of_descriptors(o.ec) &&
-          conn.out_of_descriptors()) {
-        // Nothing was sent: the request waits for a connection of this session to close
-        // (or to come back to the pool), within its deadline, instead of failing.
-        --attempts;
-        --sent;
-        requests_.fetch_sub(1, std::memory_order_relaxed);
-        continue;
-      }
-      if (!o.ec) break;
-      bool const resend = !conn.fresh() && !fresh_only && !o.got_response_bytes &&
-                          (o.where == stage::write || o.where == stage::read) &&
-                          is_stale_connection_error(o.raw) && is_idempotent(args.method) &&
-                          !closed_.load();
-      conn.reset();
-      if (!resend) {
-        if (closed_.load() && o.ec == errc::cancelled)
-          co_return exchange_failure{o.ec, "the session is closed"};
-        co_return exchange_failure{o.ec, std::move(o.what)};
-      }
-      stale_retries_.fetch_add(1, std::memory_order_relaxed);
-      fresh_only = true;
-    }
-    t.tls_resumed = conn->tls_resumed();
-    bool keep = options_.keep_alive && o.keep_alive && conn->clean();
-    auto const idle = pool_idle_time(options_.idle_timeout, (*args.out)->find("keep-alive"));
-    conn.release(keep && idle > clock::duration::zero(), idle);
-    co_return exchange_failure{};
-  }
-
-  using request_message = connection::request_message;
-
-  // A request on a new connection, on the connection's strand: connect (to the proxy `via`
-  // when set), then exchange. What `args` points to outlives the coroutine (the caller awaits
-  // it).
-  connection::awaitable<connection::outcome> attempt(std::shared_ptr<connection> conn,
-                                                     const url_parts& where,
-                                                     const proxy_endpoint* via,
-                                                     connection::exchange_args args) {
-    auto& t = *args.t;
-    auto const connect_deadline =
-        std::min(args.deadline, deadline_after(clock::now(), options_.connect_timeout));
-    boost::system::error_code ec;
-    auto const& host = via ? via->host : where.host;
-    auto const port = via ? via->port : where.port;
-    resolver_cache::results_type endpoints;
-    if (auto literal = resolver_cache::literal(host, port)) {
-      endpoints = std::move(*literal);
-    } else if (auto kept = dns_->cached(host, port)) {
-      endpoints = std::move(*kept);
-    } else {
-      auto const t0 = clock::now();
-      endpoints = co_await resolve(host, port, connect_deadline, ec);
-      t.dns += clock::now() - t0;
-    }
-    if (!ec && closed_.load()) ec = asio::error::operation_aborted;  // closed while resolving
-    if (ec) {
-      connection::outcome o;
-      o.where = stage::resolve;
-      o.ec = classify(ec, stage::resolve, X509_V_OK, o.what);
-      if (via) note_proxy(o.what, *via);
-      co_return o;
-    }
-    if (via && where.https) conn->tunnel = make_tunnel_target(where, *via);
-    auto o = co_await conn->connect(endpoints, &tls_, options_.verify_tls, connect_deadline, t);
-    if (!o.ec || o.where == stage::tls) pool_->connected();  // the TCP connection opened
-    if (o.ec && via && o.where == stage::connect && o.ec != http_errc::proxy)
-      note_proxy(o.what, *via);
-    if (!o.ec && closed_.load()) {  // closed while connecting: nothing may be sent any more
-      o.where = stage::connect;
-      o.ec = classify(asio::error::operation_aborted, stage::connect, X509_V_OK, o.what);
-    }
-    if (o.ec) co_return o;
-    if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
-    co_return co_await conn->async_exchange(args, connection::use_strand);
-  }
-
-  // The addresses of `host:port` (a name), waiting at most until `deadline`; `ec` says why
-  // not (Beast's timeout when the deadline passed). A lookup that hangs only keeps a DNS
-  // thread: this request stops waiting on its deadline, or when cancelled or closed.
-  connection::awaitable<resolver_cache::results_type> resolve(const std::string& host,
-                                                              std::uint16_t port,
-                                                              clock::time_point deadline,
-                                                              boost::system::error_code& ec) {
-    auto lookup = dns_->async_resolve(host, port, asio::as_tuple(connection::use_strand));
-    if (deadline == clock::time_point::max()) {
-      auto [e, results] = co_await std::move(lookup);
-      ec = e;
-      co_return results;
-    }
-    using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-    auto first = co_await (std::move(lookup) || timer.async_wait(connection::use_strand));
-    if (first.index() == 1) {
-      ec = boost::beast::error::timeout;
-      co_return resolver_cache::results_type{};
-    }
-    auto [e, results] = std::get<0>(std::move(first));
-    ec = e;
-    co_return results;
+      co_return step_failure{ec, "timed out waiting for the rate limit to " + origin};
+    if (ec) co_return step_failure{ec, closed_.load() ? "the session is closed" : "cancelled"};
+    co_return step_failure{};
   }
 
   // A per-origin rate limiter and when a request last took it.
@@ -410,12 +247,11 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   boost::asio::any_io_executor ex_;
   session_options options_;
-  tls_context tls_;
-  std::shared_ptr<connection_pool> pool_;
-  std::shared_ptr<resolver_cache> dns_;
+  bool own_transport_;  // the default transport, made for this session: closed with it
+  std::shared_ptr<transport> transport_;
   proxy_settings proxies_;
   std::atomic<bool> closed_{false};
-  std::atomic<std::size_t> requests_{0}, stale_retries_{0}, tls_resumed_{0}, retries_{0};
+  std::atomic<std::size_t> requests_{0}, retries_{0};
   std::unique_ptr<async_rate_limiter> session_limiter_;
   mutable std::mutex limiters_mutex_;
   lru_map<host_limiter_entry> host_limiters_;  // under `limiters_mutex_`
@@ -549,27 +385,33 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     for (;;) {  // one iteration per redirect hop
       bool const head = method == "HEAD";
       auto const route = route_hop(proxies, where, m, hop);
-      if (!route.error.empty())
-        co_return fail(make_error_code(http_errc::invalid_url), route.error);
-      if (auto failed = co_await wait_for_tokens(where.origin, deadline); failed.ec)
-        co_return fail(failed.ec, failed.what);
-      connection::exchange_args const args{.req = &m,
-                                           .head = head,
-                                           .max_header = max_header_bytes(),
-                                           .max_body = max_body_bytes(),
-                                           .deadline = deadline,
-                                           .url = shown.view(),
-                                           .method = method,
-                                           .out = &got_back,
-                                           .t = &t};
-      if (auto failed =
-              co_await exchange_pooled(route.dial(where), where, route.via, args, attempts, sent);
-          failed.ec)
-        co_return fail(failed.ec, failed.what);
+      if (route.error) co_return fail(make_error_code(http_errc::invalid_url), *route.error);
+      if (rate_limited()) {  // a coroutine only then: most sessions have no limits
+        if (auto failed = co_await wait_for_tokens(where.origin, deadline); failed.ec)
+          co_return fail(failed.ec, failed.what);
+      }
+      auto const sent_now = co_await transport_->async_exchange({.message = &m,
+                                                                 .where = &where,
+                                                                 .via = route.via,
+                                                                 .dial = &route.dial(where),
+                                                                 .url = current,
+                                                                 .shown = shown.view(),
+                                                                 .method = method,
+                                                                 .head = head,
+                                                                 .max_header = max_header_bytes(),
+                                                                 .max_body = max_body_bytes(),
+                                                                 .deadline = deadline,
+                                                                 .out = &got_back,
+                                                                 .t = &t});
+      attempts += sent_now.sent;
+      sent += sent_now.sent;
+      requests_.fetch_add(static_cast<std::size_t>(sent_now.sent), std::memory_order_relaxed);
+      if (sent_now.ec) co_return fail(sent_now.ec, sent_now.what);
 
       int const status = got_back->status();
       auto hop_next =
-          next_hop(status, got_back->find("location"), method, current, where, redirects, redirect);
+          next_hop(status, is_redirect_status(status) ? got_back->find("location") : std::nullopt,
+                   method, current, where, redirects, redirect);
       if (hop_next.action == hop_decision::refuse)
         co_return fail(make_error_code(hop_next.error), hop_next.why);
       if (hop_next.action == hop_decision::follow) {

@@ -141,10 +141,10 @@ void prepare_hop(Message& m, const url_parts& where, const proxy_endpoint* p, ho
 /// applies is invalid (the request fails with it).
 struct hop_route {
   const proxy_endpoint* via = nullptr;
-  url_parts proxied;
-  std::string error;
+  std::optional<url_parts> proxied{};
+  const std::string* error = nullptr;  ///< the rule's, which outlives the route
 
-  const url_parts& dial(const url_parts& where) const noexcept { return via ? proxied : where; }
+  const url_parts& dial(const url_parts& where) const noexcept { return via ? *proxied : where; }
 };
 
 /// Chooses the route of a hop to `where` among `proxies` (decided again for every hop: a
@@ -156,7 +156,7 @@ hop_route route_hop(const proxy_settings& proxies, const url_parts& where, Messa
   if (!proxies.any()) return r;
   if (auto rule = proxies.select(where)) {
     if (!rule->error.empty()) {
-      r.error = rule->error;
+      r.error = &rule->error;
       return r;
     }
     r.via = &*rule->proxy;

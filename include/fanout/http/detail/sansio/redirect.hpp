@@ -33,10 +33,10 @@ struct hop_decision {
   kind action = stop;
   /// refuse: `too_many_redirects` or `redirect_refused`, and why (a URL in it is redacted).
   http_errc error{};
-  std::string why;
+  std::string why{};
   /// follow: the next URL and its parts.
-  std::string url;
-  url_parts where;
+  std::string url{};
+  url_parts where{};
   bool to_get = false;        ///< follow: the method becomes GET and the body is dropped
   bool cross_origin = false;  ///< follow: credentials are dropped and Host changes
 };
@@ -63,29 +63,29 @@ inline hop_decision next_hop(int status, std::optional<std::string_view> locatio
                              std::string_view method, std::string_view current,
                              const url_parts& where, std::size_t redirects,
                              const redirect_policy& policy) {
+  // Every return names `d`, so that it is built in place: this runs for every response.
   hop_decision d;
   if (!is_redirect_status(status) || policy.max_redirects == 0) return d;
   if (!location || is_blank(*location)) return d;
-  auto const refuse = [&](http_errc code, std::string why) {
+  auto const refuse = [&d](http_errc code, std::string why) {
     d.action = hop_decision::refuse;
     d.error = code;
     d.why = std::move(why);
-    return std::move(d);
   };
-  if (redirects >= policy.max_redirects)
-    return refuse(http_errc::too_many_redirects,
-                  "more than " + std::to_string(policy.max_redirects) + " redirects");
   std::string next;
-  if (resolve_location(current, *location, next))
-    return refuse(http_errc::redirect_refused,
-                  "redirect to an invalid Location \"" + redact(*location) + "\"");
   std::string why;
-  if (parse_url(next, d.where, why))
-    return refuse(http_errc::redirect_refused, "redirect to " + redact(next) + " refused: " + why);
-  if (where.https && !d.where.https && !policy.allow_https_downgrade)
-    return refuse(http_errc::redirect_refused,
-                  "redirect from https to http (" + redact(next) +
-                      ") refused; set allow_https_downgrade to follow it");
+  if (redirects >= policy.max_redirects)
+    refuse(http_errc::too_many_redirects,
+           "more than " + std::to_string(policy.max_redirects) + " redirects");
+  else if (resolve_location(current, *location, next))
+    refuse(http_errc::redirect_refused,
+           "redirect to an invalid Location \"" + redact(*location) + "\"");
+  else if (parse_url(next, d.where, why))
+    refuse(http_errc::redirect_refused, "redirect to " + redact(next) + " refused: " + why);
+  else if (where.https && !d.where.https && !policy.allow_https_downgrade)
+    refuse(http_errc::redirect_refused, "redirect from https to http (" + redact(next) +
+                                            ") refused; set allow_https_downgrade to follow it");
+  if (d.action == hop_decision::refuse) return d;
   d.action = hop_decision::follow;
   d.to_get =
       (status == 303 && method != "HEAD") || ((status == 301 || status == 302) && method == "POST");

@@ -20,9 +20,9 @@ namespace fanout::detail {
 /// What an attempt ended with, as far as the retry decision cares: a response's status and
 /// `Retry-After` value, or the error code of a failed attempt.
 struct attempt_outcome {
-  std::optional<int> status;  ///< set: a response came back
-  std::optional<std::string_view> retry_after;
-  boost::system::error_code error;  ///< when no response came back
+  std::optional<int> status{};  ///< set: a response came back
+  std::optional<std::string_view> retry_after{};
+  boost::system::error_code error{};  ///< when no response came back
 };
 
 /// The wait before the next attempt, or nullopt for none (the outcome stands):
