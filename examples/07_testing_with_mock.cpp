@@ -86,9 +86,9 @@ int main() {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
+        auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
         fanout::session http(
-            co_await asio::this_coro::executor,
-            {.raise_for_status = true, .retry = {.max_attempts = 3}, .transport = api});
+            ex, {.raise_for_status = true, .retry = {.max_attempts = 3}, .transport = api});
         got = co_await fetch_prices(http, ids);
       },
       [](std::exception_ptr e) {

@@ -98,8 +98,11 @@ TEST_CASE("mock: a redirect chain is followed hop by hop", "[mock]") {
     co_return mock_response{.status = 200, .body = "at " + r.url};
   }};
   run([&]() -> asio::awaitable<void> {
-    fanout::session http(co_await asio::this_coro::executor, {.transport = mock});
-    auto r = co_await http.get("http://api.test/a", {{"Authorization", "Bearer t"}});
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
+    fanout::session http(ex, {.transport = mock});
+    std::string const url = "http://api.test/a";
+    fanout::header_list const headers{{"Authorization", "Bearer t"}};
+    auto r = co_await http.get(url, headers);
     CHECK(r.status() == 200);
     CHECK(r.body() == "at http://other.test/c?x=1");
     CHECK(r.url() == "http://other.test/c?x=1");
@@ -123,10 +126,12 @@ TEST_CASE("mock: too many redirects, and a refused downgrade", "[mock]") {
   run([&]() -> asio::awaitable<void> {
     auto const ex = co_await asio::this_coro::executor;
     fanout::session http(ex, {.max_redirects = 3, .transport = loop});
-    auto looped = co_await http.try_request({.url = "http://api.test/"});
+    fanout::request const looped_request{.url = "http://api.test/"};
+    auto looped = co_await http.try_request(looped_request);
     REQUIRE_FALSE(looped.has_value());
     CHECK(looped.error().code() == fanout::http_errc::too_many_redirects);
-    auto down = co_await http.try_request({.url = "https://api.test/"});
+    fanout::request const down_request{.url = "https://api.test/"};
+    auto down = co_await http.try_request(down_request);
     REQUIRE_FALSE(down.has_value());
     CHECK(down.error().code() == fanout::http_errc::redirect_refused);
   });
@@ -143,10 +148,11 @@ TEST_CASE("mock: 429 with Retry-After, retried after the server's wait", "[mock]
     co_return mock_response{.status = 200, .body = "done"};
   }};
   run([&]() -> asio::awaitable<void> {
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(
-        co_await asio::this_coro::executor,
-        {.retry = {.max_attempts = 3, .initial_backoff = 10ms}, .transport = mock});
-    auto r = co_await http.get("http://api.test/busy");
+        ex, {.retry = {.max_attempts = 3, .initial_backoff = 10ms}, .transport = mock});
+    std::string const r_url = "http://api.test/busy";
+    auto r = co_await http.get(r_url);
     CHECK(r.status() == 200);
     CHECK(r.body() == "done");
     CHECK(r.attempts() == 2);
@@ -167,13 +173,16 @@ TEST_CASE("mock: a transient error is retried, a verdict is not", "[mock][retry]
         co_return mock_response{.body = "up"};
       }};
   run([&]() -> asio::awaitable<void> {
-    fanout::session http(co_await asio::this_coro::executor,
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
+    fanout::session http(ex,
                          {.retry = {.max_attempts = 5, .initial_backoff = 1ms}, .transport = mock});
-    auto r = co_await http.get("http://api.test/flaky");
+    std::string const r_url = "http://api.test/flaky";
+    auto r = co_await http.get(r_url);
     CHECK(r.body() == "up");
     CHECK(r.attempts() == 3);
     calls = 0;
-    auto tls = co_await http.try_request({.url = "http://api.test/tls"});
+    fanout::request const tls_request{.url = "http://api.test/tls"};
+    auto tls = co_await http.try_request(tls_request);
     REQUIRE_FALSE(tls.has_value());
     CHECK(tls.error().code() == fanout::http_errc::tls);
     CHECK(tls.error().message().find("(mock transport)") != std::string::npos);
@@ -194,17 +203,20 @@ TEST_CASE("mock: timeouts, from a slow answer or a handler that never answers", 
         co_return mock_response{.body = "never"};
       }};
   run([&]() -> asio::awaitable<void> {
-    fanout::session http(co_await asio::this_coro::executor,
-                         {.request_timeout = 200ms, .transport = mock});
-    auto slow = co_await http.try_request({.url = "http://api.test/slow"});
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
+    fanout::session http(ex, {.request_timeout = 200ms, .transport = mock});
+    fanout::request const slow_request{.url = "http://api.test/slow"};
+    auto slow = co_await http.try_request(slow_request);
     REQUIRE_FALSE(slow.has_value());
     CHECK(slow.error().code() == fanout::errc::timeout);
     CHECK(slow.error().message() ==
           "GET http://api.test/slow: timed out while reading the response");
-    auto hung = co_await http.try_request({.url = "http://api.test/hung"});
+    fanout::request const hung_request{.url = "http://api.test/hung"};
+    auto hung = co_await http.try_request(hung_request);
     REQUIRE_FALSE(hung.has_value());
     CHECK(hung.error().code() == fanout::errc::timeout);
-    auto quick = co_await http.get("http://api.test/quick");
+    std::string const quick_url = "http://api.test/quick";
+    auto quick = co_await http.get(quick_url);
     CHECK(quick.body() == "on time");
   });
   CHECK(handler_cancelled);  // the handler's wait was cancelled at the deadline
@@ -221,11 +233,14 @@ TEST_CASE("mock: a gzip body is inflated; a truncated one is an error", "[mock][
         co_return mock_response{.headers = {{"Content-Encoding", "gzip"}}, .body = body};
       }};
   run([&]() -> asio::awaitable<void> {
-    fanout::session http(co_await asio::this_coro::executor, {.transport = mock});
-    auto r = co_await http.get("http://api.test/data");
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
+    fanout::session http(ex, {.transport = mock});
+    std::string const r_url = "http://api.test/data";
+    auto r = co_await http.get(r_url);
     CHECK(r.body() == text);
     CHECK_FALSE(r.header("content-encoding"));
-    auto cut = co_await http.try_request({.url = "http://api.test/cut"});
+    fanout::request const cut_request{.url = "http://api.test/cut"};
+    auto cut = co_await http.try_request(cut_request);
     REQUIRE_FALSE(cut.has_value());
     CHECK(cut.error().code() == fanout::http_errc::decompression);
   });
@@ -241,8 +256,8 @@ TEST_CASE("mock: fail_fast gather cancels the others at the first failure", "[mo
         co_return mock_response{.body = "ok", .delay = 30s};
       }};
   run([&]() -> asio::awaitable<void> {
-    fanout::session http(co_await asio::this_coro::executor,
-                         {.raise_for_status = true, .transport = mock});
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
+    fanout::session http(ex, {.raise_for_status = true, .transport = mock});
     auto fetch = [&](const std::string& url) -> asio::awaitable<std::string> {
       auto r = co_await http.get(url);
       co_return std::string(r.body());
@@ -273,27 +288,34 @@ TEST_CASE("mock: raise_for_status, limits and bad answers are per-request errors
         co_return mock_response{.status = 404, .body = "no"};
       }};
   run([&]() -> asio::awaitable<void> {
-    fanout::session http(co_await asio::this_coro::executor,
-                         {.max_body_bytes = 1000, .transport = mock});
-    auto missing = co_await http.get("http://api.test/missing");
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
+    fanout::session http(ex, {.max_body_bytes = 1000, .transport = mock});
+    std::string const missing_url = "http://api.test/missing";
+    auto missing = co_await http.get(missing_url);
     CHECK(missing.status() == 404);  // a status, not an error, unless asked
-    auto raised =
-        co_await http.try_request({.url = "http://api.test/missing", .raise_for_status = true});
+    fanout::request const raised_request{.url = "http://api.test/missing",
+                                         .raise_for_status = true};
+    auto raised = co_await http.try_request(raised_request);
     REQUIRE_FALSE(raised.has_value());
     CHECK(raised.error().code() == fanout::http_errc::http_status);
-    auto big = co_await http.try_request({.url = "http://api.test/big"});
+    fanout::request const big_request{.url = "http://api.test/big"};
+    auto big = co_await http.try_request(big_request);
     REQUIRE_FALSE(big.has_value());
     CHECK(big.error().code() == fanout::http_errc::body_too_large);
-    auto interim = co_await http.try_request({.url = "http://api.test/interim"});
+    fanout::request const interim_request{.url = "http://api.test/interim"};
+    auto interim = co_await http.try_request(interim_request);
     REQUIRE_FALSE(interim.has_value());
     CHECK(interim.error().code() == fanout::http_errc::protocol);
-    auto threw = co_await http.try_request({.url = "http://api.test/throws"});
+    fanout::request const threw_request{.url = "http://api.test/throws"};
+    auto threw = co_await http.try_request(threw_request);
     REQUIRE_FALSE(threw.has_value());
     CHECK(threw.error().message() == "GET http://api.test/throws: handler bug");
-    auto head = co_await http.head("http://api.test/x");
+    std::string const head_url = "http://api.test/x";
+    auto head = co_await http.head(head_url);
     CHECK(head.status() == 200);
     CHECK(head.body().empty());
-    auto invalid = co_await http.try_request({.url = "not a url"});
+    fanout::request const invalid_request{.url = "not a url"};
+    auto invalid = co_await http.try_request(invalid_request);
     REQUIRE_FALSE(invalid.has_value());
     CHECK(invalid.error().code() == fanout::http_errc::invalid_url);
   });
@@ -308,8 +330,11 @@ TEST_CASE("mock: the handler sees the request as it would be sent", "[mock]") {
         co_return mock_response{.status = 201, .headers = {{"X-Id", "42"}}};
       });
   run([&]() -> asio::awaitable<void> {
-    fanout::session http(co_await asio::this_coro::executor, {.transport = mock});
-    auto r = co_await http.post("http://u:pw@api.test:8080/items?q=1", {{"name", "x"}});
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
+    fanout::session http(ex, {.transport = mock});
+    std::string const url = "http://u:pw@api.test:8080/items?q=1";
+    nlohmann::json const item{{"name", "x"}};
+    auto r = co_await http.post(url, item);
     CHECK(r.status() == 201);
     CHECK(r.reason() == "Created");
     CHECK(r.header("x-id") == std::optional<std::string_view>("42"));
@@ -334,10 +359,14 @@ TEST_CASE("mock: rate limits hold between the session and the mock", "[mock][rat
         co_return mock_response{};
       }};
   run([&]() -> asio::awaitable<void> {
+    auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(
-        co_await asio::this_coro::executor,
-        {.rate_limit = {.requests_per_second = 20, .burst = 1}, .transport = mock});
-    for (int i = 0; i < 6; ++i) (void)co_await http.get("http://api.test/" + std::to_string(i));
+        ex, {.rate_limit = {.requests_per_second = 20, .burst = 1}, .transport = mock});
+    for (int i = 0; i < 6; ++i) {
+      std::string url = "http://api.test/";
+      url += std::to_string(i);
+      (void)co_await http.get(url);
+    }
   });
   REQUIRE(at.size() == 6);
   // Six tokens at 20 per second, one at a time: five waits of 50 ms.
@@ -377,9 +406,9 @@ TEST_CASE("mock: a session on it opens no descriptor and no socket", "[mock][des
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
+        auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
         fanout::session http(
-            co_await asio::this_coro::executor,
-            {.retry = {.max_attempts = 2, .initial_backoff = 1ms}, .transport = mock});
+            ex, {.retry = {.max_attempts = 2, .initial_backoff = 1ms}, .transport = mock});
         std::vector<std::string> urls;
         for (int i = 0; i < 50; ++i)
           urls.push_back("https://api" + std::to_string(i % 5) + ".test/" + (i % 3 ? "r" : "busy"));
