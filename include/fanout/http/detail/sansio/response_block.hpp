@@ -244,6 +244,7 @@ class response_builder {
 
   void append_body(std::string_view data) {
     if (!block_) header_done(data.size());
+    if (data.empty()) return;  // and memcpy never sees the null pointer of an empty view
     auto& b = *block_;
     if (b.body_capacity_ - b.body_size_ < data.size()) {
       std::size_t const need = b.body_size_ + data.size();
