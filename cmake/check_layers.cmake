@@ -4,7 +4,7 @@
 #                             none of its dependencies (Beast, Boost.URL, OpenSSL, json, zlib)
 #   http/detail/sansio/       pure decisions: no Asio header, nothing from net/ or http1/
 #   http/detail/net/          sockets, TLS, DNS: nothing from http1/
-#   http/impl/session.hpp     the request policy: of the wire, only the default transport
+#   http/impl/session.ipp     the request policy: of the wire, only the default transport
 #                             (http1/transport.hpp), through the seam (http/transport.hpp)
 #   include/fanout/testing/   nothing of the wire (net/, http1/): a mock opens no socket
 #   include/fanout/detail/    does not exist (each layer owns its detail/)
@@ -30,7 +30,7 @@ function(check glob forbidden why)
   set(failures "${failures}" PARENT_SCOPE)
 endfunction()
 
-check("include/fanout/core/*.hpp"
+check("include/fanout/core/*.[hi]pp"
   "fanout/http|fanout/fetch_all|boost/beast|boost/url|openssl/|nlohmann/|zlib"
   "the core knows nothing of HTTP")
 check("include/fanout/core.hpp"
@@ -41,7 +41,7 @@ check("include/fanout/http/detail/sansio/*.hpp"
   "sansio/ is pure: no sockets, no I/O")
 check("include/fanout/http/detail/net/*.hpp" "fanout/http/detail/http1/"
   "net/ is below the HTTP/1.1 transport")
-check("include/fanout/http/impl/session.hpp"
+check("include/fanout/http/impl/*.ipp"
   "fanout/http/detail/net/|fanout/http/detail/http1/(connection|connection_pool|response_head|response_reader)"
   "the session's policy reaches the wire through the transport seam only")
 check("include/fanout/testing/*.hpp"

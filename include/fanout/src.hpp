@@ -10,8 +10,12 @@
 #error "<fanout/src.hpp> is for builds with FANOUT_SEPARATE_COMPILATION defined"
 #endif
 
-#include <fanout/http/session.hpp>
+#include <fanout/fanout.hpp>
 
-#include <fanout/http/impl/session.hpp>
+#include <fanout/core/impl/error.ipp>
+#include <fanout/http/impl/error.ipp>
+#include <fanout/http/impl/response.ipp>
+#include <fanout/http/impl/session.ipp>
+#include <fanout/http/impl/url.ipp>
 
 #endif

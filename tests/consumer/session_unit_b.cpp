@@ -1,5 +1,6 @@
-// One of two units that both use the session header-only (the default mode): the program links
-// only if every definition the two share is inline (FANOUT_SRC_DECL, FANOUT_DECL).
+// One of two units that both use the session. Header-only (the default), the program links only if
+// every definition the two share is inline (FANOUT_DECL); compiled (fanout::compiled), only if
+// each is defined once, in the library.
 #include <fanout/fanout.hpp>
 
 #include <boost/asio/io_context.hpp>

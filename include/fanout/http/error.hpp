@@ -4,10 +4,7 @@
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
 
-#include <boost/asio/error.hpp>
-#include <boost/asio/ssl/error.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/http/error.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <string>
 #include <string_view>
@@ -66,13 +63,9 @@ inline constexpr code_text http_codes[] = {
 }  // namespace detail
 
 /// The category of `fanout::http_errc`, named "fanout.http".
-FANOUT_DECL const boost::system::error_category& http_category() noexcept {
-  static constexpr detail::table_category category(0x6661'6e6f'7574'0002, "fanout.http",
-                                                   detail::http_codes);
-  return category;
-}
+FANOUT_DECL const boost::system::error_category& http_category() noexcept;
 
-FANOUT_DECL boost::system::error_code make_error_code(http_errc e) noexcept {
+inline boost::system::error_code make_error_code(http_errc e) noexcept {
   return {static_cast<int>(e), http_category()};
 }
 
@@ -90,28 +83,14 @@ namespace detail {
 
 /// True when a reused keep-alive connection failed in a way that means "the server had already
 /// closed it": the request never reached a live peer, so an idempotent one may be re-sent.
-FANOUT_DECL bool is_stale_connection_error(const boost::system::error_code& ec) noexcept {
-  namespace ae = boost::asio::error;
-  return ec == ae::eof || ec == ae::connection_reset || ec == ae::broken_pipe ||
-         ec == ae::connection_aborted || ec == ae::not_connected ||
-         ec == boost::beast::http::error::end_of_stream ||
-         ec == boost::asio::ssl::error::stream_truncated;
-}
+FANOUT_DECL bool is_stale_connection_error(const boost::system::error_code& ec) noexcept;
 
 }  // namespace detail
 
-FANOUT_DECL bool is_retryable(const boost::system::error_code& ec) noexcept {
-  namespace ae = boost::asio::error;
-  return ec == errc::timeout || ec == http_errc::connect || detail::is_stale_connection_error(ec) ||
-         ec == ae::connection_refused || ec == ae::timed_out || ec == ae::host_unreachable ||
-         ec == ae::network_unreachable || ec == ae::network_down || ec == ae::try_again ||
-         ec == ae::host_not_found_try_again;
-}
-
-FANOUT_DECL bool is_idempotent(std::string_view m) noexcept {
-  return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE" || m == "OPTIONS" || m == "TRACE";
-}
-
 }  // namespace fanout
+
+#ifndef FANOUT_SEPARATE_COMPILATION
+#include <fanout/http/impl/error.ipp>
+#endif
 
 #endif

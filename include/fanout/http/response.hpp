@@ -142,21 +142,6 @@ struct response_access {
 
 }  // namespace detail
 
-inline void response::throw_json_error(const char* what) const {
-  std::string m;
-  m.append(method()).append(" ").append(url()).append(": invalid JSON: ").append(what);
-  throw system_error(error(http_errc::json, std::move(m)));
-}
-
-inline nlohmann::json response::json() const {
-  auto const b = body();
-  try {
-    return nlohmann::json::parse(b.begin(), b.end());
-  } catch (const nlohmann::json::exception& e) {
-    throw_json_error(e.what());
-  }
-}
-
 template <class T>
 T response::json() const {
   auto const b = body();
@@ -168,5 +153,9 @@ T response::json() const {
 }
 
 }  // namespace fanout
+
+#ifndef FANOUT_SEPARATE_COMPILATION
+#include <fanout/http/impl/response.ipp>
+#endif
 
 #endif

@@ -131,7 +131,7 @@ class session {
 // Header-only (the default): the definitions are here. With FANOUT_SEPARATE_COMPILATION, in the
 // one unit that includes <fanout/src.hpp>.
 #ifndef FANOUT_SEPARATE_COMPILATION
-#include <fanout/http/impl/session.hpp>
+#include <fanout/http/impl/session.ipp>
 #endif
 
 #endif

@@ -3,7 +3,7 @@
 
 // The seam between a session's request policy and the wire.
 //
-// Above it, `fanout::session` (http/impl/session.hpp) decides everything that is the same
+// Above it, `fanout::session` (http/impl/session.ipp) decides everything that is the same
 // whatever carries the bytes: building and validating the request, proxies, rate-limit tokens,
 // the redirect hops, retries and their waits, decompression, `raise_for_status`, deadlines and
 // cancellation. Below it, a transport runs one exchange: it sends one hop's request and hands

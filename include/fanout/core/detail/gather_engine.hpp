@@ -86,7 +86,7 @@ using item_value_t = typename traits_for<Range, F>::awaitable_type::value_type;
 
 enum class stop_reason { none, fail_fast, timeout, cancelled };
 
-FANOUT_DECL error stop_error(stop_reason why) {
+inline error stop_error(stop_reason why) {
   switch (why) {
     case stop_reason::timeout:
       return error(errc::timeout, "timed out: the run's deadline passed before this item finished");

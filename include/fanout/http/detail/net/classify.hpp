@@ -25,7 +25,7 @@ enum class stage { resolve, connect, tls, write, read, decode };
 /// size limits `body_too_large`/`headers_too_large`, parse errors `protocol`, handshake
 /// failures `tls`; socket codes such as `connection_refused` stay as they are. `what` gets a
 /// human description.
-FANOUT_DECL boost::system::error_code classify(boost::system::error_code ec, stage where,
+inline boost::system::error_code classify(boost::system::error_code ec, stage where,
                                                long verify_result, std::string& what) {
   namespace http = boost::beast::http;
   static constexpr const char* stage_names[] = {"resolving the host",   "connecting",

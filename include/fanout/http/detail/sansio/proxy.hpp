@@ -38,7 +38,7 @@ struct proxy_endpoint {
 /// taken as http://. Only http:// proxies are supported: https:// (TLS to the proxy) and
 /// socks*:// are refused with `http_errc::invalid_url` and `why` set. The userinfo is
 /// percent-decoded (Boost.URL) into a Basic `Proxy-Authorization` value.
-FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, proxy_endpoint& out,
+inline boost::system::error_code parse_proxy_url(std::string_view text, proxy_endpoint& out,
                                                       std::string& why);
 
 /// True when the NO_PROXY-style list `no_proxy` says `host`:`port` is reached directly: entries
@@ -46,7 +46,7 @@ FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, pro
 /// subdomains, with or without a leading dot (`example.com` and `.example.com` both match
 /// `api.example.com`); an IP literal (IPv6 with or without brackets) matches itself; an entry
 /// with `:port` matches that port only. Case-insensitive. `localhost` is not special.
-FANOUT_DECL bool no_proxy_matches(std::string_view no_proxy, std::string_view host,
+inline bool no_proxy_matches(std::string_view no_proxy, std::string_view host,
                                   std::uint16_t port) noexcept;
 
 /// The proxy (or the error of an invalid proxy URL) used for one scheme.
@@ -73,7 +73,7 @@ struct proxy_settings {
 
 /// The rule for one proxy URL (none when `url` is empty); `source` names where the URL came
 /// from in the error of an invalid one ("HTTPS_PROXY", "request::proxy").
-FANOUT_DECL proxy_rule make_proxy_rule(const std::string& url, const char* source);
+inline proxy_rule make_proxy_rule(const std::string& url, const char* source);
 
 /// Reads an environment variable; null when unset.
 using getenv_function = std::function<const char*(const char*)>;
@@ -83,14 +83,14 @@ using getenv_function = std::function<const char*(const char*)>;
 /// `http_proxy`, `https_proxy`, `no_proxy`, or their upper-case forms when the lower-case one is
 /// unset. `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set (a CGI program, where a client's
 /// `Proxy:` header arrives as HTTP_PROXY: "httpoxy"), as Go's net/http does.
-FANOUT_DECL proxy_settings make_proxy_settings(const std::string& proxy,
+inline proxy_settings make_proxy_settings(const std::string& proxy,
                                                const std::string& no_proxy, bool trust_env,
                                                const getenv_function& getenv = &std::getenv);
 
 /// The pool key of connections to `where` through `p`. Plain-HTTP requests through a proxy
 /// share its connections whatever their target; a CONNECT tunnel belongs to one origin. Never
 /// equal to a direct origin ("http://..." or "https://...").
-FANOUT_DECL std::string proxied_pool_key(const url_parts& where, const proxy_endpoint& p);
+inline std::string proxied_pool_key(const url_parts& where, const proxy_endpoint& p);
 
 /// What the pool and the connection see of `where` reached through `p`: the origin replaced by
 /// `proxied_pool_key`, the host kept for SNI and certificate checks.
@@ -194,7 +194,7 @@ inline tunnel_target make_tunnel_target(const url_parts& where, const proxy_endp
 
 // ---------------------------------------------------------------------------------------------
 
-FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, proxy_endpoint& out,
+inline boost::system::error_code parse_proxy_url(std::string_view text, proxy_endpoint& out,
                                                       std::string& why) {
   std::string with_scheme;
   if (text.find("://") == std::string_view::npos) {
@@ -226,7 +226,7 @@ FANOUT_DECL boost::system::error_code parse_proxy_url(std::string_view text, pro
   return {};
 }
 
-FANOUT_DECL bool no_proxy_matches(std::string_view list, std::string_view host,
+inline bool no_proxy_matches(std::string_view list, std::string_view host,
                                   std::uint16_t port) noexcept {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "example.com." is the same
   // IP literals match exactly, never as a suffix ("0.0.1" must not match 127.0.0.1).
@@ -271,7 +271,7 @@ FANOUT_DECL bool no_proxy_matches(std::string_view list, std::string_view host,
   return found;
 }
 
-FANOUT_DECL proxy_rule make_proxy_rule(const std::string& url, const char* source) {
+inline proxy_rule make_proxy_rule(const std::string& url, const char* source) {
   proxy_rule rule;
   if (url.empty()) return rule;
   proxy_endpoint p;
@@ -283,7 +283,7 @@ FANOUT_DECL proxy_rule make_proxy_rule(const std::string& url, const char* sourc
   return rule;
 }
 
-FANOUT_DECL proxy_settings make_proxy_settings(const std::string& proxy,
+inline proxy_settings make_proxy_settings(const std::string& proxy,
                                                const std::string& no_proxy, bool trust_env,
                                                const getenv_function& getenv) {
   proxy_settings s;
@@ -309,7 +309,7 @@ FANOUT_DECL proxy_settings make_proxy_settings(const std::string& proxy,
   return s;
 }
 
-FANOUT_DECL std::string proxied_pool_key(const url_parts& where, const proxy_endpoint& p) {
+inline std::string proxied_pool_key(const url_parts& where, const proxy_endpoint& p) {
   if (!where.https) return "proxy " + p.key;
   return where.origin + " via proxy " + p.key;
 }

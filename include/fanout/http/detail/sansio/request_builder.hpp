@@ -62,7 +62,7 @@ using request_message =
 /// (the body is moved out of `req`). On failure returns `http_errc::invalid_request` or
 /// `http_errc::invalid_url` and says why in `what`; `m` is not to be sent then. `decompress` tells
 /// whether the response is to be inflated (the session asked for gzip/deflate itself).
-FANOUT_DECL boost::system::error_code build_request(const std::string& method, std::string_view url,
+inline boost::system::error_code build_request(const std::string& method, std::string_view url,
                                                     fanout::request& req,
                                                     const session_options& options,
                                                     url_parts& where, request_message& m,

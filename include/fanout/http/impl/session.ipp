@@ -446,14 +446,14 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
 
 namespace fanout {
 
-FANOUT_SRC_DECL session::session(executor_type ex, session_options options)
+FANOUT_DECL session::session(executor_type ex, session_options options)
     : impl_(std::make_shared<detail::session_impl>(std::move(ex), std::move(options))) {}
 
-FANOUT_SRC_DECL session::~session() {
+FANOUT_DECL session::~session() {
   if (impl_) impl_->close();
 }
 
-FANOUT_SRC_DECL boost::asio::awaitable<session::result_type> session::try_request(
+FANOUT_DECL boost::asio::awaitable<session::result_type> session::try_request(
     fanout::request req) {
   return impl_->run(impl_, std::move(req));
 }
@@ -462,7 +462,7 @@ namespace detail {
 // The response, or its error thrown. A coroutine of its own, not a member of `session`: what it
 // awaits holds the session's internals, never the session object, which may be moved or
 // destroyed before the request is awaited.
-FANOUT_SRC_DECL boost::asio::awaitable<response> value_or_throw(
+FANOUT_DECL boost::asio::awaitable<response> value_or_throw(
     boost::asio::awaitable<session::result_type> run) {
   auto r = co_await std::move(run);
   if (!r) throw system_error(std::move(r).error());
@@ -471,40 +471,40 @@ FANOUT_SRC_DECL boost::asio::awaitable<response> value_or_throw(
 }  // namespace detail
 
 // Not a coroutine (nor are the members below): see value_or_throw.
-FANOUT_SRC_DECL boost::asio::awaitable<response> session::request(fanout::request req) {
+FANOUT_DECL boost::asio::awaitable<response> session::request(fanout::request req) {
   return detail::value_or_throw(impl_->run(impl_, std::move(req)));
 }
 
-FANOUT_SRC_DECL boost::asio::awaitable<response> session::get(std::string url,
+FANOUT_DECL boost::asio::awaitable<response> session::get(std::string url,
                                                               header_list headers) {
   return request(
       fanout::request{.method = "GET", .url = std::move(url), .headers = std::move(headers)});
 }
-FANOUT_SRC_DECL boost::asio::awaitable<response> session::head(std::string url,
+FANOUT_DECL boost::asio::awaitable<response> session::head(std::string url,
                                                                header_list headers) {
   return request(
       fanout::request{.method = "HEAD", .url = std::move(url), .headers = std::move(headers)});
 }
-FANOUT_SRC_DECL boost::asio::awaitable<response> session::del(std::string url,
+FANOUT_DECL boost::asio::awaitable<response> session::del(std::string url,
                                                               header_list headers) {
   return request(
       fanout::request{.method = "DELETE", .url = std::move(url), .headers = std::move(headers)});
 }
-FANOUT_SRC_DECL boost::asio::awaitable<response> session::post(std::string url, nlohmann::json body,
+FANOUT_DECL boost::asio::awaitable<response> session::post(std::string url, nlohmann::json body,
                                                                header_list headers) {
   return request(fanout::request{.method = "POST",
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
 }
-FANOUT_SRC_DECL boost::asio::awaitable<response> session::put(std::string url, nlohmann::json body,
+FANOUT_DECL boost::asio::awaitable<response> session::put(std::string url, nlohmann::json body,
                                                               header_list headers) {
   return request(fanout::request{.method = "PUT",
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
 }
-FANOUT_SRC_DECL boost::asio::awaitable<response> session::patch(std::string url,
+FANOUT_DECL boost::asio::awaitable<response> session::patch(std::string url,
                                                                 nlohmann::json body,
                                                                 header_list headers) {
   return request(fanout::request{.method = "PATCH",
@@ -513,16 +513,16 @@ FANOUT_SRC_DECL boost::asio::awaitable<response> session::patch(std::string url,
                                  .json = std::move(body)});
 }
 
-FANOUT_SRC_DECL void session::close() {
+FANOUT_DECL void session::close() {
   if (impl_) impl_->close();
 }
-FANOUT_SRC_DECL session::executor_type session::get_executor() const noexcept {
+FANOUT_DECL session::executor_type session::get_executor() const noexcept {
   return impl_->executor();
 }
-FANOUT_SRC_DECL const session_options& session::options() const noexcept {
+FANOUT_DECL const session_options& session::options() const noexcept {
   return impl_->options();
 }
-FANOUT_SRC_DECL session_stats session::stats() const {
+FANOUT_DECL session_stats session::stats() const {
   return impl_->stats();
 }
 
