@@ -18,8 +18,8 @@ asio::awaitable<nlohmann::json> get(asio::ssl::context& tls, std::string text) {
   auto url = boost::urls::parse_uri(text).value();
   auto ex = co_await asio::this_coro::executor;
   asio::ip::tcp::resolver resolver(ex);
-  auto endpoints = co_await resolver.async_resolve(std::string(url.host()),
-                                                   std::string(url.port()), asio::use_awaitable);
+  auto endpoints = co_await resolver.async_resolve(std::string(url.host()), std::string(url.port()),
+                                                   asio::use_awaitable);
   beast::ssl_stream<beast::tcp_stream> stream(ex, tls);
   co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
   co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);

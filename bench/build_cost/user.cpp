@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
           co_return r.json();
         };
         auto results = co_await fanout::gather(urls, get, {.max_concurrency = 8});
-        for (auto& r : results)
-          std::cout << (r ? r->dump() : r.error().message()) << "\n";
+        for (auto& r : results) std::cout << (r ? r->dump() : r.error().message()) << "\n";
       },
       asio::detached);
   io.run();

@@ -78,6 +78,10 @@ class table_category : public boost::system::error_category {
   std::span<const code_text> codes_;
 };
 
+/// An enum Boost.System knows as error codes: `fanout::errc`, `fanout::http_errc`, Asio's...
+template <class E>
+concept error_code_enum = boost::system::is_error_code_enum<E>::value;
+
 /// `fanout::errc`'s names and messages, in the enum's order.
 inline constexpr code_text core_codes[] = {
     {"cancelled", "cancelled"},
@@ -118,9 +122,8 @@ class error {
   }
 
   /// An error with the code of an error-code enum (`fanout::errc`, `fanout::http_errc`, ...).
-  template <class Enum>
-  requires boost::system::is_error_code_enum<Enum>::value error(
-      Enum code, std::string message = {}, std::exception_ptr exception = nullptr)
+  template <detail::error_code_enum Enum>
+  error(Enum code, std::string message = {}, std::exception_ptr exception = nullptr)
       : error(boost::system::error_code(code), std::move(message), std::move(exception)) {}
 
   /// The error code; compare with `fanout::errc` / `fanout::http_errc` values or Asio's.
@@ -136,9 +139,8 @@ class error {
   /// The exception the callable threw, or null.
   std::exception_ptr exception() const noexcept { return details_ ? details_->exception : nullptr; }
 
-  template <class Enum>
-  requires boost::system::is_error_code_enum<Enum>::value friend bool operator==(const error& e,
-                                                                                 Enum c) noexcept {
+  template <detail::error_code_enum Enum>
+  friend bool operator==(const error& e, Enum c) noexcept {
     return e.code_ == c;
   }
 

@@ -31,12 +31,10 @@ class transport;  // <fanout/http/transport.hpp>
 class transport_ptr {
  public:
   transport_ptr() = default;
-  template <class T>
-    requires std::derived_from<T, transport>
+  template <std::derived_from<transport> T>
   transport_ptr(T t)  // NOLINT(google-explicit-constructor): `.transport = mock_transport{f}`
       : p_(std::make_shared<T>(std::move(t))) {}
-  template <class T>
-    requires std::derived_from<T, transport>
+  template <std::derived_from<transport> T>
   transport_ptr(std::shared_ptr<T> p) noexcept  // NOLINT(google-explicit-constructor)
       : p_(std::move(p)) {}
 

@@ -453,8 +453,7 @@ FANOUT_DECL session::~session() {
   if (impl_) impl_->close();
 }
 
-FANOUT_DECL boost::asio::awaitable<session::result_type> session::try_request(
-    fanout::request req) {
+FANOUT_DECL boost::asio::awaitable<session::result_type> session::try_request(fanout::request req) {
   return impl_->run(impl_, std::move(req));
 }
 
@@ -475,38 +474,34 @@ FANOUT_DECL boost::asio::awaitable<response> session::request(fanout::request re
   return detail::value_or_throw(impl_->run(impl_, std::move(req)));
 }
 
-FANOUT_DECL boost::asio::awaitable<response> session::get(std::string url,
-                                                              header_list headers) {
+FANOUT_DECL boost::asio::awaitable<response> session::get(std::string url, header_list headers) {
   return request(
       fanout::request{.method = "GET", .url = std::move(url), .headers = std::move(headers)});
 }
-FANOUT_DECL boost::asio::awaitable<response> session::head(std::string url,
-                                                               header_list headers) {
+FANOUT_DECL boost::asio::awaitable<response> session::head(std::string url, header_list headers) {
   return request(
       fanout::request{.method = "HEAD", .url = std::move(url), .headers = std::move(headers)});
 }
-FANOUT_DECL boost::asio::awaitable<response> session::del(std::string url,
-                                                              header_list headers) {
+FANOUT_DECL boost::asio::awaitable<response> session::del(std::string url, header_list headers) {
   return request(
       fanout::request{.method = "DELETE", .url = std::move(url), .headers = std::move(headers)});
 }
 FANOUT_DECL boost::asio::awaitable<response> session::post(std::string url, nlohmann::json body,
-                                                               header_list headers) {
+                                                           header_list headers) {
   return request(fanout::request{.method = "POST",
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
 }
 FANOUT_DECL boost::asio::awaitable<response> session::put(std::string url, nlohmann::json body,
-                                                              header_list headers) {
+                                                          header_list headers) {
   return request(fanout::request{.method = "PUT",
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
 }
-FANOUT_DECL boost::asio::awaitable<response> session::patch(std::string url,
-                                                                nlohmann::json body,
-                                                                header_list headers) {
+FANOUT_DECL boost::asio::awaitable<response> session::patch(std::string url, nlohmann::json body,
+                                                            header_list headers) {
   return request(fanout::request{.method = "PATCH",
                                  .url = std::move(url),
                                  .headers = std::move(headers),

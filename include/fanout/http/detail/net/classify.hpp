@@ -26,7 +26,7 @@ enum class stage { resolve, connect, tls, write, read, decode };
 /// failures `tls`; socket codes such as `connection_refused` stay as they are. `what` gets a
 /// human description.
 inline boost::system::error_code classify(boost::system::error_code ec, stage where,
-                                               long verify_result, std::string& what) {
+                                          long verify_result, std::string& what) {
   namespace http = boost::beast::http;
   static constexpr const char* stage_names[] = {"resolving the host",   "connecting",
                                                 "the TLS handshake",    "sending the request",

@@ -14,9 +14,9 @@
 #include <cstddef>
 #include <limits>
 #include <new>
-#include <system_error>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace fanout::detail {

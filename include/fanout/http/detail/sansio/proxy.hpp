@@ -39,7 +39,7 @@ struct proxy_endpoint {
 /// socks*:// are refused with `http_errc::invalid_url` and `why` set. The userinfo is
 /// percent-decoded (Boost.URL) into a Basic `Proxy-Authorization` value.
 inline boost::system::error_code parse_proxy_url(std::string_view text, proxy_endpoint& out,
-                                                      std::string& why);
+                                                 std::string& why);
 
 /// True when the NO_PROXY-style list `no_proxy` says `host`:`port` is reached directly: entries
 /// separated by commas (spaces ignored); `*` matches every host; a name matches itself and its
@@ -47,7 +47,7 @@ inline boost::system::error_code parse_proxy_url(std::string_view text, proxy_en
 /// `api.example.com`); an IP literal (IPv6 with or without brackets) matches itself; an entry
 /// with `:port` matches that port only. Case-insensitive. `localhost` is not special.
 inline bool no_proxy_matches(std::string_view no_proxy, std::string_view host,
-                                  std::uint16_t port) noexcept;
+                             std::uint16_t port) noexcept;
 
 /// The proxy (or the error of an invalid proxy URL) used for one scheme.
 struct proxy_rule {
@@ -83,9 +83,9 @@ using getenv_function = std::function<const char*(const char*)>;
 /// `http_proxy`, `https_proxy`, `no_proxy`, or their upper-case forms when the lower-case one is
 /// unset. `HTTP_PROXY` is ignored when `REQUEST_METHOD` is set (a CGI program, where a client's
 /// `Proxy:` header arrives as HTTP_PROXY: "httpoxy"), as Go's net/http does.
-inline proxy_settings make_proxy_settings(const std::string& proxy,
-                                               const std::string& no_proxy, bool trust_env,
-                                               const getenv_function& getenv = &std::getenv);
+inline proxy_settings make_proxy_settings(const std::string& proxy, const std::string& no_proxy,
+                                          bool trust_env,
+                                          const getenv_function& getenv = &std::getenv);
 
 /// The pool key of connections to `where` through `p`. Plain-HTTP requests through a proxy
 /// share its connections whatever their target; a CONNECT tunnel belongs to one origin. Never
@@ -195,7 +195,7 @@ inline tunnel_target make_tunnel_target(const url_parts& where, const proxy_endp
 // ---------------------------------------------------------------------------------------------
 
 inline boost::system::error_code parse_proxy_url(std::string_view text, proxy_endpoint& out,
-                                                      std::string& why) {
+                                                 std::string& why) {
   std::string with_scheme;
   if (text.find("://") == std::string_view::npos) {
     with_scheme = "http://";
@@ -227,7 +227,7 @@ inline boost::system::error_code parse_proxy_url(std::string_view text, proxy_en
 }
 
 inline bool no_proxy_matches(std::string_view list, std::string_view host,
-                                  std::uint16_t port) noexcept {
+                             std::uint16_t port) noexcept {
   if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // "example.com." is the same
   // IP literals match exactly, never as a suffix ("0.0.1" must not match 127.0.0.1).
   bool const ip_host = host.find(':') != std::string_view::npos ||
@@ -283,9 +283,8 @@ inline proxy_rule make_proxy_rule(const std::string& url, const char* source) {
   return rule;
 }
 
-inline proxy_settings make_proxy_settings(const std::string& proxy,
-                                               const std::string& no_proxy, bool trust_env,
-                                               const getenv_function& getenv) {
+inline proxy_settings make_proxy_settings(const std::string& proxy, const std::string& no_proxy,
+                                          bool trust_env, const getenv_function& getenv) {
   proxy_settings s;
   auto env = [&](const char* lower, const char* upper) -> std::pair<std::string, const char*> {
     if (const char* v = getenv(lower)) return {v, lower};

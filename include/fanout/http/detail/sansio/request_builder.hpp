@@ -63,10 +63,9 @@ using request_message =
 /// `http_errc::invalid_url` and says why in `what`; `m` is not to be sent then. `decompress` tells
 /// whether the response is to be inflated (the session asked for gzip/deflate itself).
 inline boost::system::error_code build_request(const std::string& method, std::string_view url,
-                                                    fanout::request& req,
-                                                    const session_options& options,
-                                                    url_parts& where, request_message& m,
-                                                    bool& decompress, std::string& what) {
+                                               fanout::request& req, const session_options& options,
+                                               url_parts& where, request_message& m,
+                                               bool& decompress, std::string& what) {
   namespace http = boost::beast::http;
   if (!is_token(method)) {
     what = "invalid method \"" + method + "\"";
