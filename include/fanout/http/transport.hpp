@@ -86,8 +86,9 @@ class transport {
   /// Runs one exchange of `x`.
   ///
   /// - Completion: when the response is read whole into `*x.out`, or the exchange failed
-  ///   (`exchange_result::ec`). It never throws for an I/O failure; it may throw for a bug or
-  ///   `std::bad_alloc`, which the session reports as the item's error.
+  ///   (`exchange_result::ec`). It never throws for an I/O failure; it may throw for a bug,
+  ///   `std::bad_alloc`, or what a mock's handler threw, which the session reports as the
+  ///   request's error.
   /// - Executor: the awaiting coroutine's; the transport may run its I/O elsewhere (the
   ///   HTTP/1.1 transport uses each connection's strand) and resumes the caller on its own.
   /// - Deadline: `x.deadline` bounds the whole exchange; passing it completes with
@@ -103,7 +104,8 @@ class transport {
   /// itself (the default one), never on one given in `session_options::transport`.
   virtual void close() noexcept {}
 
-  /// Adds what the transport counts to `s` (connections, stale detections, DNS, TLS).
+  /// Adds what the transport counts to `s` (connections, stale detections, DNS, TLS). The
+  /// session asks only a transport it made itself.
   virtual void add_stats(session_stats& s) const { (void)s; }
 };
 
