@@ -2,6 +2,8 @@
 // Retry-After, HTTP-dates, lists), where a redirect goes, whether and when to retry, how a body
 // is decoded. No socket, no io_context: each row is an input and the answer (RFC 9110's where
 // it has one).
+#include "support/zlib_reference.hpp"
+
 #include <fanout/http/detail/sansio/content_coding.hpp>
 #include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/detail/sansio/redirect.hpp>
@@ -10,7 +12,6 @@
 
 #include <boost/asio/error.hpp>
 
-#include <zlib.h>
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -198,59 +199,63 @@ TEST_CASE("next_hop: follow, stop or refuse, and what a followed hop changes",
   auto const redirect_refused = fanout::http_errc::redirect_refused;
   row const rows[] = {
       // Statuses: 301, 302, 303, 307, 308 are followed; 300, 304, 305 and others are answers.
-      {301, "/b", "GET", "http://h/a", 0, ten, kind::follow, "http://h/b"},
-      {302, "/b", "GET", "http://h/a", 0, ten, kind::follow, "http://h/b"},
-      {303, "/b", "GET", "http://h/a", 0, ten, kind::follow, "http://h/b", true},
-      {307, "/b", "GET", "http://h/a", 0, ten, kind::follow, "http://h/b"},
-      {308, "/b", "GET", "http://h/a", 0, ten, kind::follow, "http://h/b"},
-      {300, "/b", "GET", "http://h/a", 0, ten, kind::stop},
-      {304, "/b", "GET", "http://h/a", 0, ten, kind::stop},
-      {305, "/b", "GET", "http://h/a", 0, ten, kind::stop},
-      {200, "/b", "GET", "http://h/a", 0, ten, kind::stop},
+      {301, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b"},
+      {302, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b"},
+      {303, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", true},
+      {307, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b"},
+      {308, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b"},
+      {300, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::stop},
+      {304, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::stop},
+      {305, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::stop},
+      {200, "/b", "GET", "http://127.0.0.1/a", 0, ten, kind::stop},
       // No Location, or a blank one: the 3xx is the answer (RFC 9110 §10.2.2).
-      {302, std::nullopt, "GET", "http://h/a", 0, ten, kind::stop},
-      {302, " \t", "GET", "http://h/a", 0, ten, kind::stop},
+      {302, std::nullopt, "GET", "http://127.0.0.1/a", 0, ten, kind::stop},
+      {302, " \t", "GET", "http://127.0.0.1/a", 0, ten, kind::stop},
       // max_redirects: 0 follows nothing; the 11th hop of 10 is refused.
-      {302, "/b", "GET", "http://h/a", 0, none, kind::stop},
-      {302, "/b", "GET", "http://h/a", 9, ten, kind::follow, "http://h/b"},
-      {302, "/b", "GET", "http://h/a", 10, ten, kind::refuse, "more than 10 redirects", false,
-       false, fanout::http_errc::too_many_redirects},
+      {302, "/b", "GET", "http://127.0.0.1/a", 0, none, kind::stop},
+      {302, "/b", "GET", "http://127.0.0.1/a", 9, ten, kind::follow, "http://127.0.0.1/b"},
+      {302, "/b", "GET", "http://127.0.0.1/a", 10, ten, kind::refuse, "more than 10 redirects",
+       false, false, fanout::http_errc::too_many_redirects},
       // Methods: 303 makes GET of all but HEAD; 301/302 make GET of POST only; 307/308 keep.
-      {303, "/b", "POST", "http://h/a", 0, ten, kind::follow, "http://h/b", true},
-      {303, "/b", "PUT", "http://h/a", 0, ten, kind::follow, "http://h/b", true},
-      {303, "/b", "HEAD", "http://h/a", 0, ten, kind::follow, "http://h/b", false},
-      {301, "/b", "POST", "http://h/a", 0, ten, kind::follow, "http://h/b", true},
-      {302, "/b", "POST", "http://h/a", 0, ten, kind::follow, "http://h/b", true},
-      {302, "/b", "PUT", "http://h/a", 0, ten, kind::follow, "http://h/b", false},
-      {307, "/b", "POST", "http://h/a", 0, ten, kind::follow, "http://h/b", false},
-      {308, "/b", "POST", "http://h/a", 0, ten, kind::follow, "http://h/b", false},
+      {303, "/b", "POST", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", true},
+      {303, "/b", "PUT", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", true},
+      {303, "/b", "HEAD", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", false},
+      {301, "/b", "POST", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", true},
+      {302, "/b", "POST", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", true},
+      {302, "/b", "PUT", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", false},
+      {307, "/b", "POST", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", false},
+      {308, "/b", "POST", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/b", false},
       // Origins: scheme, host and port each make another origin; a path does not.
-      {302, "http://h/c?q", "GET", "http://h/a", 0, ten, kind::follow, "http://h/c?q"},
-      {302, "http://h:80/c", "GET", "http://h/a", 0, ten, kind::follow, "http://h:80/c"},
-      {302, "http://other/c", "GET", "http://h/a", 0, ten, kind::follow, "http://other/c", false,
-       true},
-      {302, "http://h:8080/c", "GET", "http://h/a", 0, ten, kind::follow, "http://h:8080/c", false,
-       true},
-      {302, "https://h/c", "GET", "http://h/a", 0, ten, kind::follow, "https://h/c", false, true},
+      {302, "http://127.0.0.1/c?q", "GET", "http://127.0.0.1/a", 0, ten, kind::follow,
+       "http://127.0.0.1/c?q"},
+      {302, "http://127.0.0.1:80/c", "GET", "http://127.0.0.1/a", 0, ten, kind::follow,
+       "http://127.0.0.1:80/c"},
+      {302, "http://127.0.0.2/c", "GET", "http://127.0.0.1/a", 0, ten, kind::follow,
+       "http://127.0.0.2/c", false, true},
+      {302, "http://127.0.0.1:8080/c", "GET", "http://127.0.0.1/a", 0, ten, kind::follow,
+       "http://127.0.0.1:8080/c", false, true},
+      {302, "https://127.0.0.1/c", "GET", "http://127.0.0.1/a", 0, ten, kind::follow,
+       "https://127.0.0.1/c", false, true},
       // Relative references resolve against the request's URL (RFC 3986 §5).
-      {302, "c", "GET", "http://h/a/b", 0, ten, kind::follow, "http://h/a/c"},
-      {302, "../../../c", "GET", "http://h/a/b", 0, ten, kind::follow, "http://h/c"},
-      {302, "//other/x", "GET", "https://h/a", 0, ten, kind::follow, "https://other/x", false,
-       true},
-      {302, "?q=1", "GET", "http://h/a", 0, ten, kind::follow, "http://h/a?q=1"},
-      {302, "/a b", "GET", "http://h/x", 0, ten, kind::follow, "http://h/a%20b"},
+      {302, "c", "GET", "http://127.0.0.1/a/b", 0, ten, kind::follow, "http://127.0.0.1/a/c"},
+      {302, "../../../c", "GET", "http://127.0.0.1/a/b", 0, ten, kind::follow,
+       "http://127.0.0.1/c"},
+      {302, "//127.0.0.2/x", "GET", "https://127.0.0.1/a", 0, ten, kind::follow,
+       "https://127.0.0.2/x", false, true},
+      {302, "?q=1", "GET", "http://127.0.0.1/a", 0, ten, kind::follow, "http://127.0.0.1/a?q=1"},
+      {302, "/a b", "GET", "http://127.0.0.1/x", 0, ten, kind::follow, "http://127.0.0.1/a%20b"},
       // Refused: a downgrade without the option, another scheme, no URL at all.
-      {302, "http://h/b", "GET", "https://h/a", 0, ten, kind::refuse, "from https to http", false,
-       false, redirect_refused},
-      {302, "http://h/b", "GET", "https://h/a", 0, downgrade, kind::follow, "http://h/b", false,
-       true},
-      {302, "ftp://h/b", "GET", "http://h/a", 0, ten, kind::refuse, "unsupported scheme", false,
-       false, redirect_refused},
-      {302, "http://[::1", "GET", "http://h/a", 0, ten, kind::refuse, "invalid Location", false,
-       false, redirect_refused},
-      // The reason never shows a password.
-      {302, "http://u:secret@other/", "GET", "https://h/a", 0, ten, kind::refuse, "u:***@other",
+      {302, "http://127.0.0.1/b", "GET", "https://127.0.0.1/a", 0, ten, kind::refuse,
+       "from https to http", false, false, redirect_refused},
+      {302, "http://127.0.0.1/b", "GET", "https://127.0.0.1/a", 0, downgrade, kind::follow,
+       "http://127.0.0.1/b", false, true},
+      {302, "ftp://127.0.0.1/b", "GET", "http://127.0.0.1/a", 0, ten, kind::refuse,
+       "unsupported scheme", false, false, redirect_refused},
+      {302, "http://[::1", "GET", "http://127.0.0.1/a", 0, ten, kind::refuse, "invalid Location",
        false, false, redirect_refused},
+      // The reason never shows a password.
+      {302, "http://u:secret@127.0.0.2/", "GET", "https://127.0.0.1/a", 0, ten, kind::refuse,
+       "u:***@127.0.0.2", false, false, redirect_refused},
   };
   for (auto const& r : rows) {
     INFO(r.status << " " << (r.location ? *r.location : "(none)") << " after " << r.method << " "
@@ -279,7 +284,7 @@ TEST_CASE("apply_hop: method, body and credentials after a followed redirect",
     fd::request_message m;
     m.method(http::verb::post);
     m.target("/a");
-    m.set(http::field::host, "h");
+    m.set(http::field::host, "127.0.0.1");
     m.set(http::field::authorization, "Basic dTpw");
     m.set(http::field::cookie, "k=v");
     m.set(http::field::content_type, "application/json");
@@ -291,9 +296,9 @@ TEST_CASE("apply_hop: method, body and credentials after a followed redirect",
   {  // 303 to another origin: GET without a body, and no credentials for the other host
     auto m = make();
     std::string method = "POST";
-    fd::apply_hop(
-        fd::next_hop(303, "http://other:81/b", method, "http://h/a", parts("http://h/a"), 0, ten),
-        m, method);
+    fd::apply_hop(fd::next_hop(303, "http://127.0.0.2:81/b", method, "http://127.0.0.1/a",
+                               parts("http://127.0.0.1/a"), 0, ten),
+                  m, method);
     CHECK(method == "GET");
     CHECK(m.method() == http::verb::get);
     CHECK(m.target() == "/b");
@@ -302,13 +307,14 @@ TEST_CASE("apply_hop: method, body and credentials after a followed redirect",
     CHECK(m.count(http::field::content_length) == 0);
     CHECK(m.count(http::field::authorization) == 0);
     CHECK(m.count(http::field::cookie) == 0);
-    CHECK(m[http::field::host] == "other:81");
+    CHECK(m[http::field::host] == "127.0.0.2:81");
   }
   {  // 307 on the same origin: method, body and credentials go on
     auto m = make();
     std::string method = "POST";
-    fd::apply_hop(fd::next_hop(307, "/b", method, "http://h/a", parts("http://h/a"), 0, ten), m,
-                  method);
+    fd::apply_hop(
+        fd::next_hop(307, "/b", method, "http://127.0.0.1/a", parts("http://127.0.0.1/a"), 0, ten),
+        m, method);
     CHECK(method == "POST");
     CHECK(m.method() == http::verb::post);
     CHECK(m.target() == "/b");
@@ -316,7 +322,7 @@ TEST_CASE("apply_hop: method, body and credentials after a followed redirect",
     CHECK(m[http::field::content_length] == "2");
     CHECK(m[http::field::authorization] == "Basic dTpw");
     CHECK(m[http::field::cookie] == "k=v");
-    CHECK(m[http::field::host] == "h");
+    CHECK(m[http::field::host] == "127.0.0.1");
   }
 }
 
@@ -378,7 +384,7 @@ namespace {
 // A response block with `fields` ("Name: value" lines) and `body`.
 fd::block_ptr block_of(std::string_view fields, std::string_view body) {
   fd::response_builder b;
-  b.begin("http://h/", "GET", 1 << 20);
+  b.begin("http://127.0.0.1/", "GET", 1 << 20);
   b.status_line(200, "OK", 11);
   std::string_view rest = fields;
   while (!rest.empty()) {
@@ -392,27 +398,12 @@ fd::block_ptr block_of(std::string_view fields, std::string_view body) {
   return b.finish();
 }
 
-std::string gzip_of(std::string_view text) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
-  std::string out(deflateBound(&zs, static_cast<uLong>(text.size())) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  zs.avail_in = static_cast<uInt>(text.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("decode_response: the decoded body replaces the coded one, or an error",
           "[sansio][coding]") {
   std::string const text(10000, 'x');
-  std::string const coded = gzip_of(text);
+  std::string const coded = fanout::test::compress(text);
   std::string what;
   {  // gzip: decoded, the coding's fields gone, the others kept
     auto b = block_of(
@@ -425,7 +416,8 @@ TEST_CASE("decode_response: the decoded body replaces the coded one, or an error
     CHECK(b->find("x-kept") == std::optional<std::string_view>("1"));
   }
   {  // two gzip members are one body (RFC 1952 §2.2)
-    auto b = block_of("Content-Encoding: gzip", gzip_of("first ") + gzip_of("second"));
+    auto b = block_of("Content-Encoding: gzip",
+                      fanout::test::compress("first ") + fanout::test::compress("second"));
     REQUIRE_FALSE(fd::decode_response(b, 1 << 20, what));
     CHECK(b->body() == "first second");
   }

@@ -1,11 +1,14 @@
 // fanout::testing::mock_transport, used as a user would: a session whose exchanges are answered
 // by a function. Everything above the transport runs for real (redirects, retries with
 // Retry-After, timeouts, decompression, raise_for_status, gather), and no socket is opened.
-// Only public headers: this file is what a user's test looks like.
+// Only fanout's public headers (and zlib, through the tests' reference compressor): this file is
+// what a user's test looks like. Its URLs name loopback addresses, but nothing is resolved or
+// reached.
 #include <fanout/fanout.hpp>
 #include <fanout/testing/mock_transport.hpp>
 
-#include <zlib.h>
+#include "support/zlib_reference.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -54,21 +57,6 @@ std::string header(const fanout::request& r, std::string_view name) {
   return "(none)";
 }
 
-std::string gzip(std::string_view text) {
-  z_stream zs{};
-  REQUIRE(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
-  std::string out(deflateBound(&zs, static_cast<uLong>(text.size())) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  zs.avail_in = static_cast<uInt>(text.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
 // The process's open descriptors, and how many of them are sockets.
 struct descriptors {
   std::size_t open = 0, sockets = 0;
@@ -91,46 +79,46 @@ TEST_CASE("mock: a redirect chain is followed hop by hop", "[mock]") {
   fanout::testing::mock_transport mock{[&](const fanout::request& r)
                                            -> asio::awaitable<mock_response> {
     seen.push_back(r.method + " " + r.url + " auth=" + header(r, "authorization"));
-    if (r.url == "http://api.test/a")
+    if (r.url == "http://127.0.0.1/a")
       co_return mock_response{.status = 301, .headers = {{"Location", "/b"}}};
-    if (r.url == "http://api.test/b")
-      co_return mock_response{.status = 302, .headers = {{"Location", "http://other.test/c?x=1"}}};
+    if (r.url == "http://127.0.0.1/b")
+      co_return mock_response{.status = 302, .headers = {{"Location", "http://127.0.0.2/c?x=1"}}};
     co_return mock_response{.status = 200, .body = "at " + r.url};
   }};
   run([&]() -> asio::awaitable<void> {
     auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(ex, {.transport = mock});
-    std::string const url = "http://api.test/a";
+    std::string const url = "http://127.0.0.1/a";
     fanout::header_list const headers{{"Authorization", "Bearer t"}};
     auto r = co_await http.get(url, headers);
     CHECK(r.status() == 200);
-    CHECK(r.body() == "at http://other.test/c?x=1");
-    CHECK(r.url() == "http://other.test/c?x=1");
+    CHECK(r.body() == "at http://127.0.0.2/c?x=1");
+    CHECK(r.url() == "http://127.0.0.2/c?x=1");
     CHECK(r.redirects() == 2);
     CHECK(r.attempts() == 3);
   });
   // Each hop reached the transport; the credentials stayed with their origin.
   REQUIRE(seen.size() == 3);
-  CHECK(seen[0] == "GET http://api.test/a auth=Bearer t");
-  CHECK(seen[1] == "GET http://api.test/b auth=Bearer t");
-  CHECK(seen[2] == "GET http://other.test/c?x=1 auth=(none)");
+  CHECK(seen[0] == "GET http://127.0.0.1/a auth=Bearer t");
+  CHECK(seen[1] == "GET http://127.0.0.1/b auth=Bearer t");
+  CHECK(seen[2] == "GET http://127.0.0.2/c?x=1 auth=(none)");
 }
 
 TEST_CASE("mock: too many redirects, and a refused downgrade", "[mock]") {
   auto loop = fanout::testing::mock_transport{
       [](const fanout::request& r) -> asio::awaitable<mock_response> {
         if (r.url.starts_with("https://"))
-          co_return mock_response{.status = 302, .headers = {{"Location", "http://api.test/"}}};
+          co_return mock_response{.status = 302, .headers = {{"Location", "http://127.0.0.1/"}}};
         co_return mock_response{.status = 307, .headers = {{"Location", r.url + "x"}}};
       }};
   run([&]() -> asio::awaitable<void> {
     auto const ex = co_await asio::this_coro::executor;
     fanout::session http(ex, {.max_redirects = 3, .transport = loop});
-    fanout::request const looped_request{.url = "http://api.test/"};
+    fanout::request const looped_request{.url = "http://127.0.0.1/"};
     auto looped = co_await http.try_request(looped_request);
     REQUIRE_FALSE(looped.has_value());
     CHECK(looped.error().code() == fanout::http_errc::too_many_redirects);
-    fanout::request const down_request{.url = "https://api.test/"};
+    fanout::request const down_request{.url = "https://127.0.0.1/"};
     auto down = co_await http.try_request(down_request);
     REQUIRE_FALSE(down.has_value());
     CHECK(down.error().code() == fanout::http_errc::redirect_refused);
@@ -151,7 +139,7 @@ TEST_CASE("mock: 429 with Retry-After, retried after the server's wait", "[mock]
     auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(
         ex, {.retry = {.max_attempts = 3, .initial_backoff = 10ms}, .transport = mock});
-    std::string const r_url = "http://api.test/busy";
+    std::string const r_url = "http://127.0.0.1/busy";
     auto r = co_await http.get(r_url);
     CHECK(r.status() == 200);
     CHECK(r.body() == "done");
@@ -176,12 +164,12 @@ TEST_CASE("mock: a transient error is retried, a verdict is not", "[mock][retry]
     auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(ex,
                          {.retry = {.max_attempts = 5, .initial_backoff = 1ms}, .transport = mock});
-    std::string const r_url = "http://api.test/flaky";
+    std::string const r_url = "http://127.0.0.1/flaky";
     auto r = co_await http.get(r_url);
     CHECK(r.body() == "up");
     CHECK(r.attempts() == 3);
     calls = 0;
-    fanout::request const tls_request{.url = "http://api.test/tls"};
+    fanout::request const tls_request{.url = "http://127.0.0.1/tls"};
     auto tls = co_await http.try_request(tls_request);
     REQUIRE_FALSE(tls.has_value());
     CHECK(tls.error().code() == fanout::http_errc::tls);
@@ -205,17 +193,17 @@ TEST_CASE("mock: timeouts, from a slow answer or a handler that never answers", 
   run([&]() -> asio::awaitable<void> {
     auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(ex, {.request_timeout = 200ms, .transport = mock});
-    fanout::request const slow_request{.url = "http://api.test/slow"};
+    fanout::request const slow_request{.url = "http://127.0.0.1/slow"};
     auto slow = co_await http.try_request(slow_request);
     REQUIRE_FALSE(slow.has_value());
     CHECK(slow.error().code() == fanout::errc::timeout);
     CHECK(slow.error().message() ==
-          "GET http://api.test/slow: timed out while reading the response");
-    fanout::request const hung_request{.url = "http://api.test/hung"};
+          "GET http://127.0.0.1/slow: timed out while reading the response");
+    fanout::request const hung_request{.url = "http://127.0.0.1/hung"};
     auto hung = co_await http.try_request(hung_request);
     REQUIRE_FALSE(hung.has_value());
     CHECK(hung.error().code() == fanout::errc::timeout);
-    std::string const quick_url = "http://api.test/quick";
+    std::string const quick_url = "http://127.0.0.1/quick";
     auto quick = co_await http.get(quick_url);
     CHECK(quick.body() == "on time");
   });
@@ -224,7 +212,7 @@ TEST_CASE("mock: timeouts, from a slow answer or a handler that never answers", 
 
 TEST_CASE("mock: a gzip body is inflated; a truncated one is an error", "[mock][coding]") {
   std::string const text(100000, 'z');
-  std::string const coded = gzip(text);
+  std::string const coded = fanout::test::compress(text);
   std::string accept_encoding;
   fanout::testing::mock_transport mock{
       [&](const fanout::request& r) -> asio::awaitable<mock_response> {
@@ -235,11 +223,11 @@ TEST_CASE("mock: a gzip body is inflated; a truncated one is an error", "[mock][
   run([&]() -> asio::awaitable<void> {
     auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(ex, {.transport = mock});
-    std::string const r_url = "http://api.test/data";
+    std::string const r_url = "http://127.0.0.1/data";
     auto r = co_await http.get(r_url);
     CHECK(r.body() == text);
     CHECK_FALSE(r.header("content-encoding"));
-    fanout::request const cut_request{.url = "http://api.test/cut"};
+    fanout::request const cut_request{.url = "http://127.0.0.1/cut"};
     auto cut = co_await http.try_request(cut_request);
     REQUIRE_FALSE(cut.has_value());
     CHECK(cut.error().code() == fanout::http_errc::decompression);
@@ -249,7 +237,7 @@ TEST_CASE("mock: a gzip body is inflated; a truncated one is an error", "[mock][
 
 TEST_CASE("mock: fail_fast gather cancels the others at the first failure", "[mock][gather]") {
   std::vector<std::string> urls;
-  for (int i = 0; i < 20; ++i) urls.push_back("http://api.test/item/" + std::to_string(i));
+  for (int i = 0; i < 20; ++i) urls.push_back("http://127.0.0.1/item/" + std::to_string(i));
   fanout::testing::mock_transport mock{
       [](const fanout::request& r) -> asio::awaitable<mock_response> {
         if (r.url.ends_with("/7")) co_return mock_response{.status = 500, .body = "broken"};
@@ -270,7 +258,7 @@ TEST_CASE("mock: fail_fast gather cancels the others at the first failure", "[mo
       if (i == 7) {
         CHECK(rs[i].error().code() == fanout::http_errc::http_status);
         CHECK(rs[i].error().message() ==
-              "GET http://api.test/item/7: HTTP 500 Internal Server Error");
+              "GET http://127.0.0.1/item/7: HTTP 500 Internal Server Error");
       } else {
         CHECK(rs[i].error().code() == fanout::errc::cancelled);
       }
@@ -290,27 +278,27 @@ TEST_CASE("mock: raise_for_status, limits and bad answers are per-request errors
   run([&]() -> asio::awaitable<void> {
     auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(ex, {.max_body_bytes = 1000, .transport = mock});
-    std::string const missing_url = "http://api.test/missing";
+    std::string const missing_url = "http://127.0.0.1/missing";
     auto missing = co_await http.get(missing_url);
     CHECK(missing.status() == 404);  // a status, not an error, unless asked
-    fanout::request const raised_request{.url = "http://api.test/missing",
+    fanout::request const raised_request{.url = "http://127.0.0.1/missing",
                                          .raise_for_status = true};
     auto raised = co_await http.try_request(raised_request);
     REQUIRE_FALSE(raised.has_value());
     CHECK(raised.error().code() == fanout::http_errc::http_status);
-    fanout::request const big_request{.url = "http://api.test/big"};
+    fanout::request const big_request{.url = "http://127.0.0.1/big"};
     auto big = co_await http.try_request(big_request);
     REQUIRE_FALSE(big.has_value());
     CHECK(big.error().code() == fanout::http_errc::body_too_large);
-    fanout::request const interim_request{.url = "http://api.test/interim"};
+    fanout::request const interim_request{.url = "http://127.0.0.1/interim"};
     auto interim = co_await http.try_request(interim_request);
     REQUIRE_FALSE(interim.has_value());
     CHECK(interim.error().code() == fanout::http_errc::protocol);
-    fanout::request const threw_request{.url = "http://api.test/throws"};
+    fanout::request const threw_request{.url = "http://127.0.0.1/throws"};
     auto threw = co_await http.try_request(threw_request);
     REQUIRE_FALSE(threw.has_value());
-    CHECK(threw.error().message() == "GET http://api.test/throws: handler bug");
-    std::string const head_url = "http://api.test/x";
+    CHECK(threw.error().message() == "GET http://127.0.0.1/throws: handler bug");
+    std::string const head_url = "http://127.0.0.1/x";
     auto head = co_await http.head(head_url);
     CHECK(head.status() == 200);
     CHECK(head.body().empty());
@@ -332,19 +320,19 @@ TEST_CASE("mock: the handler sees the request as it would be sent", "[mock]") {
   run([&]() -> asio::awaitable<void> {
     auto const ex = co_await asio::this_coro::executor;  // g++ 12: not in the next statement
     fanout::session http(ex, {.transport = mock});
-    std::string const url = "http://u:pw@api.test:8080/items?q=1";
+    std::string const url = "http://u:pw@127.0.0.1:8080/items?q=1";
     nlohmann::json const item{{"name", "x"}};
     auto r = co_await http.post(url, item);
     CHECK(r.status() == 201);
     CHECK(r.reason() == "Created");
     CHECK(r.header("x-id") == std::optional<std::string_view>("42"));
-    CHECK(r.url() == "http://u:***@api.test:8080/items?q=1");
+    CHECK(r.url() == "http://u:***@127.0.0.1:8080/items?q=1");
   });
   CHECK(mock->exchanges() == 1);
   CHECK(seen.method == "POST");
-  CHECK(seen.url == "http://u:pw@api.test:8080/items?q=1");
+  CHECK(seen.url == "http://u:pw@127.0.0.1:8080/items?q=1");
   CHECK(seen.body == R"({"name":"x"})");
-  CHECK(header(seen, "host") == "api.test:8080");
+  CHECK(header(seen, "host") == "127.0.0.1:8080");
   CHECK(header(seen, "content-type") == "application/json");
   CHECK(header(seen, "content-length") == "12");
   CHECK(header(seen, "authorization") == "Basic dTpwdw==");
@@ -363,7 +351,7 @@ TEST_CASE("mock: rate limits hold between the session and the mock", "[mock][rat
     fanout::session http(
         ex, {.rate_limit = {.requests_per_second = 20, .burst = 1}, .transport = mock});
     for (int i = 0; i < 6; ++i) {
-      std::string url = "http://api.test/";
+      std::string url = "http://127.0.0.1/";
       url += std::to_string(i);
       (void)co_await http.get(url);
     }
@@ -399,8 +387,9 @@ TEST_CASE("mock: a session on it opens no descriptor and no socket", "[mock][des
           co_return mock_response{.status = 302, .headers = {{"Location", "/x"}}};
         if (r.url.ends_with("/busy"))
           co_return mock_response{.status = 503, .headers = {{"Retry-After", "0"}}};
-        co_return mock_response{
-            .headers = {{"Content-Encoding", "gzip"}}, .body = gzip("x"), .delay = 5ms};
+        co_return mock_response{.headers = {{"Content-Encoding", "gzip"}},
+                                .body = fanout::test::compress("x"),
+                                .delay = 5ms};
       }};
   std::size_t ok = 0;
   asio::co_spawn(
@@ -411,7 +400,8 @@ TEST_CASE("mock: a session on it opens no descriptor and no socket", "[mock][des
             ex, {.retry = {.max_attempts = 2, .initial_backoff = 1ms}, .transport = mock});
         std::vector<std::string> urls;
         for (int i = 0; i < 50; ++i)
-          urls.push_back("https://api" + std::to_string(i % 5) + ".test/" + (i % 3 ? "r" : "busy"));
+          urls.push_back("https://127.0.0." + std::to_string(i % 5 + 1) + "/" +
+                         (i % 3 ? "r" : "busy"));
         auto rs = co_await fanout::gather(urls, [&](const std::string& u) { return http.get(u); },
                                           {.max_concurrency = 16});
         for (auto& r : rs) ok += r && r->status() < 400;

@@ -105,26 +105,25 @@ inline std::size_t parse_count(std::string_view flag, std::string_view text, std
   return value;
 }
 
-inline double parse_seconds(std::string_view flag, std::string_view text) {
+// A number in (0, `below`), or a usage error saying it needs a positive number of `what`.
+inline double parse_positive(std::string_view flag, std::string_view text, double below,
+                             std::string_view what) {
   try {
     std::size_t used = 0;
     double value = std::stod(std::string(text), &used);
-    if (used == text.size() && value > 0 && value < 1e7) return value;
+    if (used == text.size() && value > 0 && value < below) return value;
   } catch (const std::exception&) {
   }
-  throw usage_error(std::string(flag) + " needs a positive number of seconds, not '" +
-                    std::string(text) + "'");
+  throw usage_error(std::string(flag) + " needs a positive number of " + std::string(what) +
+                    ", not '" + std::string(text) + "'");
+}
+
+inline double parse_seconds(std::string_view flag, std::string_view text) {
+  return parse_positive(flag, text, 1e7, "seconds");
 }
 
 inline double parse_rate(std::string_view flag, std::string_view text) {
-  try {
-    std::size_t used = 0;
-    double value = std::stod(std::string(text), &used);
-    if (used == text.size() && value > 0 && value < 1e9) return value;
-  } catch (const std::exception&) {
-  }
-  throw usage_error(std::string(flag) + " needs a positive number of requests per second, not '" +
-                    std::string(text) + "'");
+  return parse_positive(flag, text, 1e9, "requests per second");
 }
 
 inline options parse(int argc, char** argv) {

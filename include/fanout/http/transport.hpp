@@ -49,7 +49,6 @@ struct exchange_request {
   std::string_view url;        ///< this hop's URL (with its password, if any)
   std::string_view shown;      ///< the same as messages and `response::url()` show it (no password)
   std::string_view method;     ///< as sent
-  bool head = false;           ///< a HEAD request: the response has no body whatever it says
   std::size_t max_header = 0;  ///< the response's header block limit, in bytes
   std::size_t max_body = 0;    ///< the response's body limit, in bytes (as received)
   std::chrono::steady_clock::time_point deadline;  ///< for the whole exchange; max(): none

@@ -70,9 +70,8 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   session_impl(boost::asio::any_io_executor ex, session_options o)
       : ex_(ex),
         options_((validate(o), std::move(o))),
-        own_transport_(!options_.transport),
-        transport_(own_transport_ ? std::make_shared<http1_transport>(ex, options_)
-                                  : options_.transport.shared()),
+        transport_(options_.transport ? options_.transport.shared()
+                                      : std::make_shared<http1_transport>(ex, options_)),
         proxies_(make_proxy_settings(options_.proxy, options_.no_proxy, options_.trust_env)),
         host_limiters_(options_.max_cached_origins) {
     if (options_.session_rate_limit.requests_per_second > 0)
@@ -80,14 +79,16 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   }
 
   ~session_impl() {
-    if (own_transport_) transport_->close();
+    if (own_transport()) transport_->close();
   }
 
   boost::asio::any_io_executor executor() const noexcept { return ex_; }
+  // The default transport, made for this session (closed with it), not one of the options.
+  bool own_transport() const noexcept { return !options_.transport; }
   const session_options& options() const noexcept { return options_; }
   void close() {
     closed_.store(true);
-    if (own_transport_) transport_->close();
+    if (own_transport()) transport_->close();
     // Requests waiting for a rate-limit token fail with errc::cancelled too.
     if (session_limiter_) session_limiter_->cancel();
     std::lock_guard lock(limiters_mutex_);
@@ -96,7 +97,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   session_stats stats() const {
     session_stats s;
-    if (own_transport_) transport_->add_stats(s);
+    if (own_transport()) transport_->add_stats(s);
     s.requests = requests_.load();
     s.retries = retries_.load();
     {
@@ -247,7 +248,6 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   boost::asio::any_io_executor ex_;
   session_options options_;
-  bool own_transport_;  // the default transport, made for this session: closed with it
   std::shared_ptr<transport> transport_;
   proxy_settings proxies_;
   std::atomic<bool> closed_{false};
@@ -397,7 +397,6 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
                                                                  .url = current,
                                                                  .shown = shown.view(),
                                                                  .method = method,
-                                                                 .head = head,
                                                                  .max_header = max_header_bytes(),
                                                                  .max_body = max_body_bytes(),
                                                                  .deadline = deadline,

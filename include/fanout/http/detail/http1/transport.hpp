@@ -87,7 +87,7 @@ class http1_transport final : public transport {
   boost::asio::awaitable<exchange_result> async_exchange(exchange_request x) override {
     auto& t = *x.t;
     connection::exchange_args const args{.req = x.message,
-                                         .head = x.head,
+                                         .head = x.method == "HEAD",
                                          .max_header = x.max_header,
                                          .max_body = x.max_body,
                                          .deadline = x.deadline,
