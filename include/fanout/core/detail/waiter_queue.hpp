@@ -1,7 +1,8 @@
 #ifndef FANOUT_CORE_DETAIL_WAITER_QUEUE_HPP
 #define FANOUT_CORE_DETAIL_WAITER_QUEUE_HPP
 
-// The FIFO of suspended acquirers shared by async_semaphore and async_rate_limiter: type-erased
+// The FIFO of suspended acquirers shared by async_semaphore and async_rate_limiter (and, for its
+// `waiter`, `on_cancel` and `complete`, by the HTTP layer's pool and resolver): type-erased
 // completion handlers that keep their executor busy while they wait, are cancellable one by one,
 // and are always completed through a post (never inline, never under the owner's lock).
 
@@ -45,19 +46,26 @@ class waiter_queue {
     return waiter{handler_type(std::forward<Handler>(handler)), std::move(work)};
   }
 
+  /// If `w`'s handler is cancellable, a cancellation (of any type) calls `on_cancelled()`, on
+  /// the thread that emits it; `complete` disconnects it. Call before `w` can be completed.
+  template <class F>
+  static void on_cancel(waiter& w, F on_cancelled) {
+    // any_completion_handler offers its own slot (it installed its state on the caller's).
+    auto slot = w.handler.get_cancellation_slot();
+    if (!slot.is_connected()) return;
+    slot.assign([f = std::move(on_cancelled)](asio::cancellation_type type) {
+      if (type != asio::cancellation_type::none) f();
+    });
+  }
+
   /// Queues `w` last. If its handler is cancellable, cancellation calls `owner->cancel(id)`
   /// while the owner lives; the owner then removes it with `remove(id)`.
   template <class Owner>
   void push(waiter w, std::weak_ptr<Owner> owner) {
     w.id = next_id_++;
-    // any_completion_handler offers its own slot (it installed its state on the caller's).
-    auto slot = w.handler.get_cancellation_slot();
-    if (slot.is_connected()) {
-      slot.assign([owner = std::move(owner), id = w.id](asio::cancellation_type type) {
-        if (type == asio::cancellation_type::none) return;
-        if (auto o = owner.lock()) o->cancel(id);
-      });
-    }
+    on_cancel(w, [owner = std::move(owner), id = w.id] {
+      if (auto o = owner.lock()) o->cancel(id);
+    });
     list_.push_back(std::move(w));
   }
 

@@ -2,15 +2,12 @@
 #define FANOUT_HTTP_DETAIL_HTTP1_CONNECTION_POOL_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/core/detail/waiter_queue.hpp>
 #include <fanout/http/detail/http1/connection.hpp>
-#include <fanout/http/detail/net/complete.hpp>
 #include <fanout/http/detail/sansio/pool_state.hpp>
 #include <fanout/http/options.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
@@ -189,6 +186,9 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
 
  private:
   friend class pooled_connection;
+  // The suspended caller of `async_wait`, completed with (error, state_type::kind, connection):
+  // the same mechanism as the semaphore's and the rate limiter's queues.
+  using wait_queue = waiter_queue<int, std::shared_ptr<connection>>;
   using signature = void(boost::system::error_code, int, std::shared_ptr<connection>);
 
  public:
@@ -196,12 +196,9 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
   struct waiter {
     waiter(boost::asio::any_io_executor ex, clock::time_point deadline) : timer(ex, deadline) {}
     boost::asio::steady_timer timer;
-    std::optional<boost::asio::any_completion_handler<signature>> handler;
-    boost::asio::cancellation_slot slot;
-    bool done = false;  // the outcome below is decided
-    boost::system::error_code ec;
-    int what = 0;
-    std::shared_ptr<connection> conn;
+    // Set while queued, under the pool's mutex; whoever decides the outcome (a grant, the
+    // deadline, a cancellation, close) takes it, once.
+    std::optional<wait_queue::waiter> caller;
   };
 
  private:
@@ -256,86 +253,91 @@ class connection_pool : public std::enable_shared_from_this<connection_pool> {
   template <class Token>
   auto async_wait(std::shared_ptr<waiter> w, std::string_view origin, bool fresh, Token&& token)
       -> decltype(boost::asio::async_initiate<Token, signature>(
-          std::declval<void (*)(boost::asio::any_completion_handler<signature>,
-                                std::shared_ptr<waiter>, std::string_view, bool)>(),
+          std::declval<void (*)(wait_queue::handler_type, std::shared_ptr<waiter>, std::string_view,
+                                bool)>(),
           token, std::move(w), origin, fresh)) {
     return boost::asio::async_initiate<Token, signature>(
         [this](auto handler, std::shared_ptr<waiter> w, std::string_view origin, bool fresh) {
-          auto slot = boost::asio::get_associated_cancellation_slot(handler);
-          std::unique_lock lock(mutex_);
-          if (state_.closed()) {
-            lock.unlock();
-            complete_later(ex_, std::move(handler), make_error_code(errc::cancelled), 0,
-                           std::shared_ptr<connection>());
-            return;
-          }
-          auto r = state_.acquire(origin, clock::now(), fresh);
-          if (r.what != state_type::kind::wait) {
-            lock.unlock();
-            close_later(r.side.close);
-            if (r.what == state_type::kind::full)
-              complete_later(ex_, std::move(handler), make_error_code(http_errc::too_many_pending),
-                             0, std::shared_ptr<connection>());
-            else
-              complete_later(ex_, std::move(handler), boost::system::error_code(),
-                             static_cast<int>(r.what), std::move(r.conn));
-            return;
-          }
-          state_.enqueue(origin, w, fresh);
-          w->handler.emplace(std::move(handler));
-          if (slot.is_connected()) {
-            w->slot = slot;
-            slot.assign([self = shared_from_this(), w](boost::asio::cancellation_type) {
-              self->give_up(w, make_error_code(errc::cancelled));
-            });
-          }
-          w->timer.async_wait([self = shared_from_this(), w](boost::system::error_code ec) {
-            if (!ec) self->give_up(w, make_error_code(errc::timeout));
-          });
-          lock.unlock();
-          close_later(r.side.close);
+          // With a lazy token this lambda lives in the operation's frame, which goes as soon as
+          // the handler runs, on any thread, maybe before this body ends: so nothing after the
+          // hand-off may read the capture. `start_wait`'s `this` is its own.
+          start_wait(wait_queue::prepare(std::move(handler), ex_), std::move(w), origin, fresh);
         },
         token, std::move(w), origin, fresh);
+  }
+
+  void start_wait(wait_queue::waiter caller, std::shared_ptr<waiter> w, std::string_view origin,
+                  bool fresh) {
+    // The caller may resume, on another thread, as soon as the lock is released, and drop the
+    // last other owner of the pool: the pool lives until this call ends.
+    auto self = shared_from_this();
+    std::unique_lock lock(mutex_);
+    if (state_.closed()) {
+      lock.unlock();
+      wait_queue::complete(std::move(caller), make_error_code(errc::cancelled), 0, nullptr);
+      return;
+    }
+    auto r = state_.acquire(origin, clock::now(), fresh);
+    if (r.what != state_type::kind::wait) {
+      lock.unlock();
+      close_later(r.side.close);
+      if (r.what == state_type::kind::full)
+        wait_queue::complete(std::move(caller), make_error_code(http_errc::too_many_pending), 0,
+                             nullptr);
+      else
+        wait_queue::complete(std::move(caller), {}, static_cast<int>(r.what), std::move(r.conn));
+      return;
+    }
+    state_.enqueue(origin, w, fresh);
+    wait_queue::on_cancel(caller,
+                          [self, w] { self->give_up(w, make_error_code(errc::cancelled)); });
+    w->caller.emplace(std::move(caller));
+    w->timer.async_wait([self, w](boost::system::error_code ec) {
+      if (!ec) self->give_up(w, make_error_code(errc::timeout));
+    });
+    lock.unlock();
+    close_later(r.side.close);
   }
 
   // The waiter's deadline passed or it was cancelled: leave the queue unless already granted.
   void give_up(const std::shared_ptr<waiter>& w, boost::system::error_code ec) {
     std::unique_lock lock(mutex_);
-    if (w->done || !state_.cancel(w)) return;
-    w->done = true;
-    w->ec = ec;
-    auto h = take_handler(*w);
+    if (!w->caller || !state_.cancel(w)) return;
+    auto caller = take_caller(*w);
     lock.unlock();
-    if (h) complete_later(ex_, std::move(*h), ec, 0, std::shared_ptr<connection>());
+    wait_queue::complete(std::move(caller), ec, 0, nullptr);
   }
 
-  // Under the lock: the handler to complete, with the slot and timer released.
-  std::optional<boost::asio::any_completion_handler<signature>> take_handler(waiter& w) {
-    if (w.slot.is_connected()) w.slot.clear();
+  // Under the lock: the queued caller, its timer stopped.
+  static wait_queue::waiter take_caller(waiter& w) {
     w.timer.cancel();
-    auto h = std::move(w.handler);
-    w.handler.reset();
-    return h;
+    auto caller = std::move(*w.caller);
+    w.caller.reset();
+    return caller;
   }
 
   // Completes granted waiters and closes connections, outside the lock.
   void deliver(state_type::actions& a) {
-    std::vector<std::pair<boost::asio::any_completion_handler<signature>, std::shared_ptr<waiter>>>
-        ready;
+    struct outcome {
+      wait_queue::waiter caller;
+      boost::system::error_code ec;
+      int what;
+      std::shared_ptr<connection> conn;
+    };
+    std::vector<outcome> ready;
     if (!a.grants.empty()) {
       std::lock_guard lock(mutex_);
       for (auto& g : a.grants) {
-        auto& w = *g.waiter;
-        w.done = true;
-        if (g.what == state_type::kind::wait) w.ec = make_error_code(errc::cancelled);
-        w.what = static_cast<int>(g.what);
-        w.conn = std::move(g.conn);
-        if (auto h = take_handler(w)) ready.emplace_back(std::move(*h), g.waiter);
+        if (!g.waiter->caller) continue;
+        // A grant of `wait` is the pool closing: the waiter is failed, not served.
+        auto ec = g.what == state_type::kind::wait ? make_error_code(errc::cancelled)
+                                                   : boost::system::error_code();
+        ready.push_back({take_caller(*g.waiter), ec, static_cast<int>(g.what), std::move(g.conn)});
       }
     }
     close_later(a.close);
-    for (auto& [h, w] : ready)
-      complete_later(ex_, std::move(h), w->ec, w->what, std::move(w->conn));
+    for (auto& o : ready)
+      wait_queue::complete(std::move(o.caller), o.ec, o.what, std::move(o.conn));
   }
 
   void close_later(std::vector<std::shared_ptr<connection>>& conns) {

@@ -4,7 +4,6 @@
 #include <fanout/config.hpp>
 #include <fanout/core/detail/waiter_queue.hpp>
 #include <fanout/core/error.hpp>
-#include <fanout/http/detail/net/complete.hpp>
 #include <fanout/http/detail/sansio/lru_map.hpp>
 #include <fanout/http/options.hpp>
 
@@ -83,7 +82,10 @@ class resolver_cache : public std::enable_shared_from_this<resolver_cache> {
   template <class Token>
   auto async_resolve(const std::string& host, std::uint16_t port, Token&& token) {
     return boost::asio::async_initiate<Token, signature>(
-        [this](auto handler, const std::string& host, std::uint16_t port) {
+        // `host` by value: with a lazy token the arguments live in the operation's frame,
+        // which goes when the handler runs (`close()` may run it on another thread while
+        // `start` still reads the name).
+        [this](auto handler, std::string host, std::uint16_t port) {
           start(queue::prepare(std::move(handler), mailbox_->strand), host, port);
         },
         token, host, port);
