@@ -1,5 +1,6 @@
 // The checks and the message building a request goes through before any I/O.
 #include <fanout/http/detail/sansio/request_builder.hpp>
+#include <fanout/http/detail/sansio/serialize.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -73,4 +74,66 @@ TEST_CASE("request_builder: a TRACE with a body is refused, not thrown",
   CHECK(b.ec == http_errc::invalid_request);
   CHECK(b.what == "a TRACE request cannot have a body");
   CHECK_FALSE(build({.method = "TRACE", .url = "http://127.0.0.1/"}).ec);
+}
+
+TEST_CASE("request_builder: the bytes that go on the wire", "[request_builder]") {
+  // serialize_message is what the connection writes: the head alone (the body then goes from
+  // where it is) or the whole message.
+  fanout::session_options o;
+  o.user_agent = "";
+  o.decompress = false;
+  auto const bytes = [](const fanout::detail::request_message& m, bool head_only) {
+    std::string out;
+    boost::system::error_code ec;
+    fanout::detail::serialize_message(m, out, head_only, ec);
+    CHECK_FALSE(ec);
+    return out;
+  };
+
+  auto get = build({.url = "http://127.0.0.1:8080/a?b=c"}, o);
+  REQUIRE_FALSE(get.ec);
+  CHECK(bytes(get.m, true) == "GET /a?b=c HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+  CHECK(bytes(get.m, false) == "GET /a?b=c HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+
+  auto post = build({.method = "POST", .url = "http://127.0.0.1:8080/a", .body = "hello"}, o);
+  REQUIRE_FALSE(post.ec);
+  CHECK(bytes(post.m, true) ==
+        "POST /a HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 5\r\n\r\n");
+  CHECK(bytes(post.m, false) ==
+        "POST /a HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 5\r\n\r\nhello");
+}
+
+TEST_CASE("request_builder: a caller's Transfer-Encoding: chunked body, without Content-Length",
+          "[request_builder]") {
+  // RFC 9112 6.2: "A sender MUST NOT send a Content-Length header field in any message that
+  // contains a Transfer-Encoding header field." curl, given the same header, sends the body
+  // in chunks and no Content-Length. Before this test, Beast's prepare_payload() replaced the
+  // caller's header with a Content-Length: what they asked for was silently dropped.
+  fanout::session_options o;
+  o.user_agent = "";
+  o.decompress = false;
+  auto b = build({.method = "POST",
+                  .url = "http://127.0.0.1:8080/a",
+                  .headers = {{"Transfer-Encoding", "chunked"}},
+                  .body = "hello"},
+                 o);
+  REQUIRE_FALSE(b.ec);
+  CHECK(b.m.find(boost::beast::http::field::content_length) == b.m.end());
+  std::string out;
+  boost::system::error_code ec;
+  fanout::detail::serialize_message(b.m, out, false, ec);
+  CHECK_FALSE(ec);
+  CHECK(out ==
+        "POST /a HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n0\r\n\r\n");
+
+  // RFC 9112 6.3: a request whose last transfer coding is not chunked has no length a server
+  // can find: refused here rather than sent.
+  auto gz = build({.method = "POST",
+                   .url = "http://127.0.0.1:8080/a",
+                   .headers = {{"Transfer-Encoding", "gzip"}},
+                   .body = "hello"},
+                  o);
+  CHECK(gz.ec == http_errc::invalid_request);
+  CHECK(gz.what == "a request's Transfer-Encoding must end with chunked (RFC 9112 6.3)");
 }

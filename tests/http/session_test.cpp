@@ -147,6 +147,27 @@ TEST_CASE("session: request bodies larger than the socket's send buffer arrive w
   CHECK(server.connections() == 2);
 }
 
+TEST_CASE("session: a body the caller sends chunked arrives whole, with no Content-Length",
+          "[session]") {
+  // The caller's own Transfer-Encoding: chunked is honoured, as curl does, and Content-Length
+  // is left out (RFC 9112 6.2). It used to be replaced by a Content-Length, silently.
+  test_server server;
+  server.route("/framing", [](exchange& x) {
+    x.res.body() = std::string(x.req.chunked() ? "chunked" : "not chunked") + ", length \"" +
+                   std::string(x.req[http::field::content_length]) + "\", " + x.req.body();
+  });
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    std::string const body(10000, 'b');
+    fanout::request req{.method = "POST",
+                        .url = server.url("/framing"),
+                        .headers = {{"Transfer-Encoding", "chunked"}},
+                        .body = body};
+    auto r = co_await s.try_request(req);
+    REQUIRE(r);
+    CHECK(r->body() == "chunked, length \"\", " + body);
+  });
+}
+
 TEST_CASE("session: IPv6 loopback", "[session][ipv6]") {
   test_server::options o;
   o.address = "::1";

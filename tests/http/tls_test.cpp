@@ -143,3 +143,23 @@ TEST_CASE("tls: an https -> http redirect is refused unless allowed", "[tls][red
     CHECK(got2.body() == "hello world");
   });
 }
+
+TEST_CASE("tls: request bodies on both sides of the size copied behind the head arrive whole",
+          "[tls]") {
+  // A small body is sent in the head's buffer, a larger one from where it is, after it: over
+  // TLS each buffer is a record of its own. Both on a fresh and on a kept-alive connection.
+  test_server server(tls_with(pki().server));
+  server.route("/mirror", [](exchange& x) { x.res.body() = x.req.body(); });
+  run_session(trusting_test_ca(), [&](fanout::session& s) -> asio::awaitable<void> {
+    for (std::size_t size : {0, 1, 4095, 4096, 4097, 65536, 1 << 20}) {
+      std::string body(size, '\0');
+      for (std::size_t i = 0; i < size; ++i) body[i] = static_cast<char>((i * 7919) >> 3);
+      fanout::request req{.method = "POST", .url = server.url("/mirror"), .body = body};
+      auto r = co_await s.try_request(req);
+      INFO("body of " << size << " bytes");
+      REQUIRE(r);
+      CHECK(r->body() == body);
+    }
+  });
+  CHECK(server.connections() == 1);
+}

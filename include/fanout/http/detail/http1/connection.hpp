@@ -10,10 +10,12 @@
 #include <fanout/http/detail/net/tls.hpp>
 #include <fanout/http/detail/net/tunnel.hpp>
 #include <fanout/http/detail/sansio/request_builder.hpp>
+#include <fanout/http/detail/sansio/serialize.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/response.hpp>
 #include <fanout/http/url.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -28,14 +30,14 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <limits>
@@ -193,13 +195,23 @@ class connection : public std::enable_shared_from_this<connection> {
   /// costs two hand-offs (onto the strand and back) instead of a coroutine, its launcher,
   /// cancellation state and work guards (about 13 allocations). Cancelling the caller's slot
   /// cancels the socket's operations on the strand; the result is `errc::cancelled`.
+  ///
+  /// The caller's handler is type-erased on the way in: the socket, TLS and parser operations
+  /// below are then compiled once per stream type, not again for every caller's handler type
+  /// (a user's file compiles all of them in the header-only mode).
   template <class CompletionToken>
   auto async_exchange(const exchange_args& a, CompletionToken&& token) {
     return boost::asio::async_initiate<CompletionToken, void(outcome)>(
         [this](auto handler, const exchange_args& args) {
+          // The caller's executor is kept busy while we are away, unless the socket's pending
+          // operations already do (the same execution context): that guard costs a copy of
+          // the caller's executor. Asked here, where the executor's type is still known.
+          auto ex = asio::get_associated_executor(handler, strand_);
+          bool const same_context = &asio::query(ex, asio::execution::context) ==
+                                    &asio::query(strand_, asio::execution::context);
           // The arguments travel with the operation: args_ is connection state, written on
           // the strand only (this runs on the caller's thread).
-          exchange_op<std::decay_t<decltype(handler)>>::launch(*this, std::move(handler), args);
+          exchange_op::launch(*this, caller_handler(std::move(handler)), args, !same_context);
         },
         token, a);
   }
@@ -255,8 +267,11 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
  private:
-  using serializer_type =
-      boost::beast::http::request_serializer<boost::beast::http::string_body, request_fields>;
+  using caller_handler = boost::asio::any_completion_handler<void(outcome)>;
+  using wire_buffers = std::array<boost::asio::const_buffer, 2>;  // the head, then the body
+
+  // Bodies up to this size are copied behind the head: one buffer, one TLS record.
+  static constexpr std::size_t copied_body = 4096;
 
   // True when the TLS records that arrived on the idle connection hold no application data
   // and no close_notify: reading them then ends in would_block, with nothing read. (A byte
@@ -305,13 +320,13 @@ class connection : public std::enable_shared_from_this<connection> {
 
   // The steps of async_exchange: write, read the header, read the body. Each runs on the
   // strand; the caller's handler is invoked through its own executor.
-  template <class Handler>
   class exchange_op {
    public:
-    static void launch(connection& c, Handler handler, const exchange_args& args) {
+    static void launch(connection& c, caller_handler handler, const exchange_args& args,
+                       bool track_work) {
       auto const gen = c.exchange_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
-      exchange_op op(c, std::move(handler), args);
-      if (op.slot_.is_connected()) op.slot_.template emplace<exchange_canceller>(&c, gen);
+      exchange_op op(c, std::move(handler), args, track_work);
+      if (op.slot_.is_connected()) op.slot_.emplace<exchange_canceller>(&c, gen);
       auto& strand = c.strand_;
       asio::dispatch(asio::bind_executor(strand, std::move(op)));
     }
@@ -322,6 +337,26 @@ class connection : public std::enable_shared_from_this<connection> {
     using allocator_type = handler_allocator<void>;
     allocator_type get_allocator() const noexcept { return allocator_type(c_->op_memory_); }
 
+   private:
+    // Defined before their first use: the class is not a template.
+    // The part of `wire` not yet written when `n` bytes of it were.
+    static wire_buffers after(const wire_buffers& wire, std::size_t n) noexcept {
+      if (n < wire[0].size()) return {wire[0] + n, wire[1]};
+      return {boost::asio::const_buffer(), wire[1] + (n - wire[0].size())};
+    }
+
+    auto next() { return boost::asio::bind_executor(c_->strand_, std::move(*this)); }
+
+    // Reads what arrives into the buffer; the step says what to do with it.
+    void read_more() {
+      auto& c = *c_;
+      c.with_stream([&](auto& stream) {
+        stream.async_read_some(c.buffer_.prepare(boost::beast::read_size(c.buffer_, 65536)),
+                               next());
+      });
+    }
+
+   public:
     // The first step: send the request.
     void operator()() {
       auto& c = *c_;
@@ -329,30 +364,27 @@ class connection : public std::enable_shared_from_this<connection> {
       c.cancelled_ = false;
       c.arm(c.args_.deadline);
       c.sent_ = clock::now();
-      // Reused by every request on the connection, not heap-allocated per write as the
-      // message overload of async_write does.
-      c.serializer_.emplace(*c.args_.req);
       step_ = step::write;
+      boost::system::error_code ec;
+      auto const wire = c.serialize_request(ec);
+      if (ec) return finish(c.write_failed(ec));
+      std::size_t sent = 0;
       if (!c.tls_ && c.tcp_->non_blocking()) {
         // A request usually fits the socket's send buffer: written now, it spares the round
         // through the scheduler that async_write's completion costs. Whatever stops it
         // (would_block, or an error the asynchronous write will meet and report) leaves the
-        // serializer where it was, and async_write carries on from there.
-        boost::system::error_code ec;
-        boost::beast::http::write(*c.tcp_, *c.serializer_, ec);
+        // rest to async_write.
+        sent = asio::write(*c.tcp_, wire, ec);
         if (!ec) return (*this)(ec);
       }
-      c.with_stream(
-          [&](auto& stream) { boost::beast::http::async_write(stream, *c.serializer_, next()); });
+      c.with_stream([&](auto& stream) { asio::async_write(stream, after(wire, sent), next()); });
     }
 
     void operator()(boost::system::error_code ec, std::size_t n = 0) {
-      namespace http = boost::beast::http;
       auto& c = *c_;
       if (!ec && c.cancelled_) ec = boost::asio::error::operation_aborted;
       switch (step_) {
         case step::write:
-          c.serializer_.reset();
           if (ec) return finish(c.write_failed(ec));
           c.start_parser();
           c.got_bytes_ = false;
@@ -365,52 +397,51 @@ class connection : public std::enable_shared_from_this<connection> {
           c.buffer_.commit(n);
           c.got_bytes_ = true;
           return read_head();
-        case step::body: return finish(c.read_done(ec));
+        case step::body:
+          if (ec == boost::asio::error::eof) {
+            // The end of the connection after the head: it ends a body delimited by it, and
+            // truncates any other (put_eof says partial_message), as Beast's own read does.
+            ec = {};
+            c.parser_->put_eof(ec);
+            return finish(c.read_done(ec));
+          }
+          if (ec) return finish(c.read_done(ec));
+          c.buffer_.commit(n);
+          if (c.parse_buffered(ec)) return finish(c.read_done(ec));
+          return read_more();
       }
     }
 
    private:
     enum class step : unsigned char { write, header, body };
-    using handler_executor = boost::asio::associated_executor_t<Handler, strand_type>;
+    using handler_executor = boost::asio::associated_executor_t<caller_handler, strand_type>;
     using tracked_executor = std::decay_t<decltype(boost::asio::prefer(
         std::declval<const handler_executor&>(),
         boost::asio::execution::outstanding_work.tracked))>;
 
-    exchange_op(connection& c, Handler handler, const exchange_args& args)
+    exchange_op(connection& c, caller_handler handler, const exchange_args& args, bool track_work)
         : c_(&c),
           args_(args),
           handler_(std::move(handler)),
           slot_(boost::asio::get_associated_cancellation_slot(handler_)) {
-      // Keep the caller's executor busy while we are away, unless the socket's pending
-      // operations already do (the same execution context): that guard costs a copy of the
-      // caller's executor.
-      auto ex = asio::get_associated_executor(handler_, c.strand_);
-      if (&asio::query(ex, asio::execution::context) !=
-          &asio::query(c.strand_, asio::execution::context))
-        work_.emplace(asio::prefer(ex, asio::execution::outstanding_work.tracked));
+      if (track_work)
+        work_.emplace(asio::prefer(asio::get_associated_executor(handler_, c.strand_),
+                                   asio::execution::outstanding_work.tracked));
     }
-
-    auto next() { return boost::asio::bind_executor(c_->strand_, std::move(*this)); }
 
     // Parses the heads buffered (1xx ones are skipped), reading more while the final one is
     // incomplete; then the body.
     void read_head() {
-      namespace http = boost::beast::http;
       auto& c = *c_;
       boost::system::error_code ec;
       switch (c.parse_heads(ec)) {
-        case head_step::need_more:
-          return c.with_stream([&](auto& stream) {
-            stream.async_read_some(c.buffer_.prepare(boost::beast::read_size(c.buffer_, 65536)),
-                                   next());
-          });
+        case head_step::need_more: return read_more();
         case head_step::failed: return finish(c.read_done(ec));
         case head_step::final:
           c.args_.t->ttfb = clock::now() - c.sent_;
           if (!c.parser_->is_done() && !c.parse_buffered(ec)) {
             step_ = step::body;
-            return c.with_stream(
-                [&](auto& stream) { http::async_read(stream, c.buffer_, *c.parser_, next()); });
+            return read_more();
           }
           return finish(c.read_done(ec));
       }
@@ -428,11 +459,31 @@ class connection : public std::enable_shared_from_this<connection> {
 
     connection* c_;
     exchange_args args_;  // copied into the connection by the first step, on the strand
-    Handler handler_;
+    caller_handler handler_;
     boost::asio::cancellation_slot slot_;
     std::optional<tracked_executor> work_;
     step step_ = step::write;  // operator()() starts there
   };
+
+  // The request as buffers to write: its head serialized into wire_ (which keeps its capacity
+  // for the next request), then its body where it is, unless small enough to copy behind the
+  // head. A chunked body (the caller's Transfer-Encoding) is serialized whole.
+  wire_buffers serialize_request(boost::system::error_code& ec) {
+    auto const& req = *args_.req;
+    wire_.clear();
+    std::string_view body;
+    if (req.chunked()) {
+      serialize_message(req, wire_, false, ec);
+    } else {
+      serialize_message(req, wire_, true, ec);
+      body = req.body();
+      if (body.size() <= copied_body) {
+        wire_.append(body);
+        body = {};
+      }
+    }
+    return {boost::asio::buffer(wire_), boost::asio::buffer(body)};
+  }
 
   void start_parser() {
     builder_.begin(args_.url, args_.method, args_.max_body);
@@ -620,7 +671,7 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point sent_;
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
   bool cancelled_ = false;
-  std::optional<serializer_type> serializer_;
+  std::string wire_;          // the request's head (and small body) as sent
   response_builder builder_;  // before the parser, which refers to it
   std::optional<response_reader> parser_;
 

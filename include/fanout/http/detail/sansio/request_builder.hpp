@@ -121,7 +121,19 @@ inline boost::system::error_code build_request(const std::string& method, std::s
     what = "a TRACE request cannot have a body";
     return make_error_code(http_errc::invalid_request);
   }
-  m.prepare_payload();
+  if (m.find(http::field::transfer_encoding) == m.end()) {
+    m.prepare_payload();
+    return {};
+  }
+  // The caller's own Transfer-Encoding is kept, as curl keeps it (prepare_payload would replace
+  // it with a Content-Length). It must end with chunked, or a server cannot find the body's
+  // end (RFC 9112 6.3), and it excludes a Content-Length (RFC 9112 6.2: "A sender MUST NOT
+  // send a Content-Length header field in any message that contains a Transfer-Encoding").
+  if (!m.chunked()) {
+    what = "a request's Transfer-Encoding must end with chunked (RFC 9112 6.3)";
+    return make_error_code(http_errc::invalid_request);
+  }
+  m.erase(http::field::content_length);
   return {};
 }
 
