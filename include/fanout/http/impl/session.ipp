@@ -2,6 +2,7 @@
 #define FANOUT_HTTP_IMPL_SESSION_HPP
 
 #include <fanout/config.hpp>
+#include <fanout/core/detail/deadline_guard.hpp>
 #include <fanout/http/detail/http1/transport.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
 #include <fanout/http/detail/sansio/header_values.hpp>
@@ -17,7 +18,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -174,16 +174,16 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
                                                                       clock::time_point deadline) {
     boost::system::error_code ec;
     if (!limiter || limiter->try_acquire()) co_return ec;
-    auto wait = limiter->acquire(asio::redirect_error(asio::use_awaitable, ec));
     if (deadline == clock::time_point::max()) {
-      co_await std::move(wait);
+      co_await limiter->acquire(asio::redirect_error(asio::use_awaitable, ec));
     } else {
-      // `||` waits for the first to succeed: a cancelled wait must succeed (with `ec` set) to
-      // end the race.
-      using namespace asio::experimental::awaitable_operators;
-      asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-      auto v = co_await (std::move(wait) || timer.async_wait(asio::use_awaitable));
-      if (v.index() == 1) co_return make_error_code(errc::timeout);
+      // One co_await per statement: GCC 12 mishandles temporaries in some (see session.hpp).
+      auto const ex = co_await asio::this_coro::executor;
+      auto const cancellation = co_await asio::this_coro::cancellation_state;
+      deadline_guard<asio::any_io_executor> guard(ex, deadline, cancellation);
+      co_await limiter->acquire(guard.bind(asio::redirect_error(asio::use_awaitable, ec)));
+      guard.done();
+      if (ec && guard.expired()) co_return make_error_code(errc::timeout);
     }
     if (ec) co_return make_error_code(errc::cancelled);
     co_return ec;

@@ -5,6 +5,7 @@
 // through proxies. It owns the connection pool, the DNS cache and the TLS context of a session.
 
 #include <fanout/config.hpp>
+#include <fanout/core/detail/deadline_guard.hpp>
 #include <fanout/http/detail/http1/connection.hpp>
 #include <fanout/http/detail/http1/connection_pool.hpp>
 #include <fanout/http/detail/net/classify.hpp>
@@ -20,8 +21,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -212,20 +211,23 @@ class http1_transport final : public transport {
                                                               std::uint16_t port,
                                                               clock::time_point deadline,
                                                               boost::system::error_code& ec) {
-    auto lookup = dns_->async_resolve(host, port, asio::as_tuple(connection::use_strand));
     if (deadline == clock::time_point::max()) {
-      auto [e, results] = co_await std::move(lookup);
+      auto [e, results] =
+          co_await dns_->async_resolve(host, port, asio::as_tuple(connection::use_strand));
       ec = e;
       co_return results;
     }
-    using namespace asio::experimental::awaitable_operators;
-    asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-    auto first = co_await (std::move(lookup) || timer.async_wait(connection::use_strand));
-    if (first.index() == 1) {
+    // One co_await per statement: GCC 12 mishandles temporaries in some (see session.hpp).
+    auto const ex = co_await asio::this_coro::executor;
+    auto const cancellation = co_await asio::this_coro::cancellation_state;
+    deadline_guard<connection::strand_type> guard(ex, deadline, cancellation);
+    auto [e, results] = co_await dns_->async_resolve(
+        host, port, guard.bind(asio::as_tuple(connection::use_strand)));
+    guard.done();
+    if (e && guard.expired()) {  // an answer that came as the deadline passed is still taken
       ec = boost::beast::error::timeout;
       co_return resolver_cache::results_type{};
     }
-    auto [e, results] = std::get<0>(std::move(first));
     ec = e;
     co_return results;
   }
