@@ -12,6 +12,8 @@
 
 #include <fanout/fanout.hpp>
 
+#include <fanout/core/detail/impl/any_strand.ipp>
+#include <fanout/core/detail/impl/engine_base.ipp>
 #include <fanout/core/impl/error.ipp>
 #include <fanout/http/impl/error.ipp>
 #include <fanout/http/impl/response.ipp>

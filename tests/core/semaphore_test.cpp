@@ -6,6 +6,7 @@
 
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/strand.hpp>
 #include <catch2/catch.hpp>
 
 #include <numeric>

@@ -24,7 +24,7 @@ namespace fanout {
 template <class Range, class F>
 requires detail::item_callable<F, Range> result_stream<detail::item_value_t<Range, F>> as_completed(
     Range&& inputs, F&& fn, gather_options options = {}) {
-  return result_stream<detail::item_value_t<Range, F>>(detail::make_gather_engine(
+  return result_stream<detail::item_value_t<Range, F>>(detail::make_stream_engine(
       std::forward<Range>(inputs), std::forward<F>(fn), std::move(options)));
 }
 

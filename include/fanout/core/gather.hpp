@@ -7,9 +7,7 @@
 #include <fanout/core/result.hpp>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <memory>
 #include <vector>
@@ -58,8 +56,7 @@ template <class Engine>
 asio::awaitable<std::vector<typename Engine::result_type>> run_gather_engine(
     std::shared_ptr<Engine> engine) {
   engine->start(co_await asio::this_coro::executor);
-  co_return co_await asio::co_spawn(engine->get_executor(), Engine::collect(engine),
-                                    asio::use_awaitable);
+  co_return co_await Engine::collect(std::move(engine));
 }
 
 }  // namespace detail

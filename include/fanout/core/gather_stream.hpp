@@ -32,7 +32,7 @@ gather_stream(Range&& inputs, F&& fn, gather_options options = {}, std::size_t w
     window = options.max_concurrency == 0 ? std::numeric_limits<std::size_t>::max()
                                           : 4 * options.max_concurrency;
   if (options.max_concurrency > window) window = options.max_concurrency;
-  return result_stream<detail::item_value_t<Range, F>>(detail::make_gather_engine(
+  return result_stream<detail::item_value_t<Range, F>>(detail::make_stream_engine(
       std::forward<Range>(inputs), std::forward<F>(fn), std::move(options), window));
 }
 

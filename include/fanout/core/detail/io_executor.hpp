@@ -89,17 +89,6 @@ class io_executor {
   blocking_type blocking_;
 };
 
-/// A new strand on `ex`, type-erased. On an io_context's own executor (the common case) it is
-/// a strand of that executor: small enough for `any_io_executor`'s small buffer, so the copies
-/// and work-tracking variants every asynchronous operation makes of a coroutine's executor
-/// allocate nothing, and it queries `blocking` without one. Any other executor gets a strand
-/// of `io_executor`.
-inline boost::asio::any_io_executor make_any_strand(const boost::asio::any_io_executor& ex) {
-  if (auto const* io = ex.target<asio::io_context::executor_type>())
-    return asio::any_io_executor(asio::make_strand(*io));
-  return asio::any_io_executor(asio::strand<io_executor>(io_executor(ex)));
-}
-
 }  // namespace fanout::detail
 
 #endif
