@@ -16,6 +16,7 @@
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -46,6 +47,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/socket.h>
@@ -207,11 +209,17 @@ class connection : public std::enable_shared_from_this<connection> {
           // operations already do (the same execution context): that guard costs a copy of
           // the caller's executor. Asked here, where the executor's type is still known.
           auto ex = asio::get_associated_executor(handler, strand_);
+          static_assert(std::is_convertible_v<decltype(ex), boost::asio::any_io_executor>,
+                        "the caller's executor is kept as an any_io_executor");
           bool const same_context = &asio::query(ex, asio::execution::context) ==
                                     &asio::query(strand_, asio::execution::context);
+          // The caller's executor is taken here too, as an any_io_executor: asking the erased
+          // handler for it later wraps it in an any_completion_executor, which does not fit
+          // that one's small buffer (two allocations per exchange).
           // The arguments travel with the operation: args_ is connection state, written on
           // the strand only (this runs on the caller's thread).
-          exchange_op::launch(*this, caller_handler(std::move(handler)), args, !same_context);
+          exchange_op::launch(*this, caller_handler(std::move(handler)),
+                              boost::asio::any_io_executor(std::move(ex)), args, !same_context);
         },
         token, a);
   }
@@ -322,10 +330,11 @@ class connection : public std::enable_shared_from_this<connection> {
   // strand; the caller's handler is invoked through its own executor.
   class exchange_op {
    public:
-    static void launch(connection& c, caller_handler handler, const exchange_args& args,
+    static void launch(connection& c, caller_handler handler,
+                       boost::asio::any_io_executor handler_ex, const exchange_args& args,
                        bool track_work) {
       auto const gen = c.exchange_gen_.fetch_add(1, std::memory_order_relaxed) + 1;
-      exchange_op op(c, std::move(handler), args, track_work);
+      exchange_op op(c, std::move(handler), std::move(handler_ex), args, track_work);
       if (op.slot_.is_connected()) op.slot_.emplace<exchange_canceller>(&c, gen);
       auto& strand = c.strand_;
       asio::dispatch(asio::bind_executor(strand, std::move(op)));
@@ -414,19 +423,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
    private:
     enum class step : unsigned char { write, header, body };
-    using handler_executor = boost::asio::associated_executor_t<caller_handler, strand_type>;
-    using tracked_executor = std::decay_t<decltype(boost::asio::prefer(
-        std::declval<const handler_executor&>(),
-        boost::asio::execution::outstanding_work.tracked))>;
-
-    exchange_op(connection& c, caller_handler handler, const exchange_args& args, bool track_work)
+    exchange_op(connection& c, caller_handler handler, boost::asio::any_io_executor handler_ex,
+                const exchange_args& args, bool track_work)
         : c_(&c),
           args_(args),
           handler_(std::move(handler)),
+          handler_ex_(std::move(handler_ex)),
           slot_(boost::asio::get_associated_cancellation_slot(handler_)) {
       if (track_work)
-        work_.emplace(asio::prefer(asio::get_associated_executor(handler_, c.strand_),
-                                   asio::execution::outstanding_work.tracked));
+        work_.emplace(asio::prefer(handler_ex_, asio::execution::outstanding_work.tracked));
     }
 
     // Parses the heads buffered (1xx ones are skipped), reading more while the final one is
@@ -448,7 +453,7 @@ class connection : public std::enable_shared_from_this<connection> {
     }
 
     void finish(outcome o) {
-      auto ex = asio::get_associated_executor(handler_, c_->strand_);
+      auto ex = std::move(handler_ex_);
       asio::dispatch(ex, [h = std::move(handler_), o = std::move(o), slot = slot_,
                           work = std::move(work_)]() mutable {
         if (slot.is_connected()) slot.clear();
@@ -460,9 +465,10 @@ class connection : public std::enable_shared_from_this<connection> {
     connection* c_;
     exchange_args args_;  // copied into the connection by the first step, on the strand
     caller_handler handler_;
+    boost::asio::any_io_executor handler_ex_;  // the handler's own, kept from the initiation
     boost::asio::cancellation_slot slot_;
-    std::optional<tracked_executor> work_;
-    step step_ = step::write;  // operator()() starts there
+    std::optional<boost::asio::any_io_executor> work_;  // tracked: see async_exchange
+    step step_ = step::write;                           // operator()() starts there
   };
 
   // The request as buffers to write: its head serialized into wire_ (which keeps its capacity
