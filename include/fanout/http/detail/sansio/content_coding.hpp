@@ -11,7 +11,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <new>
 #include <string>
@@ -56,94 +58,216 @@ inline coding_plan plan_content_codings(std::string_view value) {
   return plan;
 }
 
-/// Inflates `in` (gzip or zlib, detected; `raw` true: a bare deflate stream), handing the output
-/// to `sink(std::string_view)` in pieces. Every gzip member is decoded (RFC 1952 §2.2). Stops with
-/// `http_errc::body_too_large` once the output would exceed `limit` bytes, so a small bomb never
-/// makes more than the limit. A truncated stream, a bad checksum or bytes after the stream are
-/// `http_errc::decompression`: a body that was not decoded whole is never a shorter success.
-template <class Sink>
-boost::system::error_code inflate_to(std::string_view in, std::size_t limit, bool raw,
-                                     Sink&& sink) {
-  z_stream zs{};
-  // 15 + 32: zlib or gzip header, detected; -15: raw deflate.
-  if (inflateInit2(&zs, raw ? -15 : 15 + 32) != Z_OK)
-    return make_error_code(http_errc::decompression);
-  struct ender {
-    z_stream& zs;
-    ~ender() { inflateEnd(&zs); }
-  } const end_at_exit{zs};
-  auto const* next = reinterpret_cast<const unsigned char*>(in.data());
-  std::size_t left = in.size();  // may exceed uInt: fed in pieces
-  auto feed = [&] {
-    if (zs.avail_in != 0 || left == 0) return;
-    auto const piece = std::min<std::size_t>(left, std::numeric_limits<uInt>::max());
-    zs.next_in = const_cast<Bytef*>(next);
-    zs.avail_in = static_cast<uInt>(piece);
-    next += piece;
-    left -= piece;
+/// Undoes a body's codings incrementally: bytes go in as they arrive (`feed`), decoded bytes
+/// come out into the caller's buffer (`read`), at most as many as it has room for. So a
+/// download decodes piece by piece with a bounded footprint however large the body, or however
+/// much a small bomb would expand: each stage between codings holds at most 16 KiB.
+///
+/// Every gzip member is decoded (RFC 1952 §2.2), across any split of the input; "deflate" is
+/// zlib-wrapped, as the RFC says, or the raw deflate some servers send, as browsers and curl
+/// accept (told apart by the first two bytes). Errors: `http_errc::body_too_large` once any
+/// stage's output would exceed `limit`; `http_errc::decompression` for a truncated stream, a
+/// bad checksum, or bytes after the stream other than another gzip member: a body that was not
+/// decoded whole is never a shorter success.
+class body_decoder {
+ public:
+  struct step {
+    std::size_t size = 0;  ///< decoded bytes written to the buffer
+    bool done = false;     ///< after `finish`: everything is decoded (size is then 0)
+    boost::system::error_code ec;
+    // size 0, not done, no ec: the input given so far is used up; `feed` more.
   };
-  unsigned char buf[16 << 10];
-  std::size_t produced = 0;
-  for (;;) {
-    feed();
-    zs.next_out = buf;
-    zs.avail_out = sizeof buf;
-    int const rc = inflate(&zs, Z_NO_FLUSH);
-    std::size_t const got = sizeof buf - zs.avail_out;
-    if (got > limit - std::min(limit, produced)) return make_error_code(http_errc::body_too_large);
-    produced += got;
-    if (got) sink(std::string_view(reinterpret_cast<const char*>(buf), got));
-    if (rc == Z_STREAM_END) {
-      feed();
-      if (zs.avail_in == 0) return {};
-      // More after a gzip member: only another member may follow.
-      bool const gzip_member = !raw && zs.avail_in + left >= 2 && zs.next_in[0] == 0x1f &&
-                               (zs.avail_in >= 2 ? zs.next_in[1] : next[0]) == 0x8b;
-      if (!gzip_member || inflateReset(&zs) != Z_OK)
-        return make_error_code(http_errc::decompression);
-      continue;
-    }
-    if (rc == Z_OK) continue;
-    // Z_BUF_ERROR with room to write: more input is needed; none left is a truncated stream.
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0 && left != 0) continue;
-    return make_error_code(http_errc::decompression);
+
+  /// `plan` must not be `unsupported`; an empty plan passes bytes through (still bounded).
+  body_decoder(const coding_plan& plan, std::uint64_t limit) : limit_(limit) {
+    stages_.reserve(plan.undo.size());
+    for (auto const c : plan.undo) stages_.emplace_back(c);
+    if (stages_.size() > 1) between_.resize(stages_.size() - 1);
   }
-}
 
-/// Undoes one coding of `body` into `sink` ("deflate": zlib-wrapped, as the RFC says, or the
-/// raw deflate some servers send, as browsers and curl accept). Bounded by `limit`.
-template <class Sink>
-boost::system::error_code undo_coding(content_coding coding, std::string_view body,
-                                      std::size_t limit, Sink&& sink) {
-  if (coding == content_coding::gzip) return inflate_to(body, limit, false, sink);
-  // A zlib stream starts with CMF 0x?8 and a header checksum; anything else is raw deflate.
-  bool const zlib =
-      body.size() >= 2 && (static_cast<unsigned char>(body[0]) & 0x0f) == 8 &&
-      ((static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1])) % 31 == 0;
-  return inflate_to(body, limit, !zlib, sink);
-}
+  /// The next input; it must stay valid until `read` has used it up (returned size 0, not done).
+  void feed(std::string_view in) noexcept {
+    auto const* p = reinterpret_cast<const unsigned char*>(in.data());
+    if (stages_.empty()) {
+      pass_ = p;
+      pass_left_ = in.size();
+    } else {
+      stages_.front().give(p, in.size());
+    }
+  }
+  /// No input follows what was fed.
+  void finish() noexcept {
+    if (stages_.empty())
+      input_ended_ = true;
+    else
+      stages_.front().end_input();
+  }
 
-/// Undoes every coding of `plan` (which must not be `unsupported`) on `body`, the last into
-/// `sink`; the intermediate layers go through a string. Bounded by `limit` at every layer.
+  /// Decodes into `out[0, n)`, `n` > 0. A step with an error has no bytes: what exceeds the
+  /// limit is never handed out.
+  step read(char* out, std::size_t n) {
+    auto* o = reinterpret_cast<unsigned char*>(out);
+    if (stages_.empty()) {
+      step s;
+      s.size = std::min(n, pass_left_);
+      std::copy_n(pass_, s.size, o);
+      pass_ += s.size;
+      pass_left_ -= s.size;
+      s.done = s.size == 0 && input_ended_;
+      if (s.size > limit_ - std::min(limit_, passed_)) return too_large();
+      passed_ += s.size;
+      return s;
+    }
+    return pull(stages_.size() - 1, o, n);
+  }
+
+ private:
+  // One coding being undone: a z_stream and the input window it reads.
+  class inflate_stage {
+   public:
+    explicit inflate_stage(content_coding c) : gzip_(c == content_coding::gzip) {}
+    inflate_stage(inflate_stage&& o) noexcept : gzip_(o.gzip_) {
+      // Only moved while the decoder is built: before any input, before inflateInit.
+    }
+    inflate_stage(const inflate_stage&) = delete;
+    inflate_stage& operator=(const inflate_stage&) = delete;
+    inflate_stage& operator=(inflate_stage&&) = delete;
+    ~inflate_stage() {
+      if (initialized_) inflateEnd(&zs_);
+    }
+
+    void give(const unsigned char* p, std::size_t n) noexcept {
+      next_ = p;
+      left_ = n;
+    }
+    void end_input() noexcept { input_ended_ = true; }
+    std::uint64_t produced = 0;
+
+    step produce(unsigned char* out, std::size_t n) {
+      step s;
+      if (!initialized_) {
+        // deflate: a zlib stream starts with CMF 0x?8 and a header checksum; else raw.
+        while (!gzip_ && peek_n_ < 2 && left_ > 0) {
+          peek_[peek_n_++] = *next_++;
+          --left_;
+        }
+        if (!gzip_ && peek_n_ < 2 && !input_ended_) return s;
+        bool const zlib =
+            peek_n_ == 2 && (peek_[0] & 0x0f) == 8 && ((peek_[0] << 8) | peek_[1]) % 31 == 0;
+        // 15 + 32: zlib or gzip header, detected; -15: raw deflate.
+        if (inflateInit2(&zs_, gzip_ || zlib ? 15 + 32 : -15) != Z_OK) return broken();
+        initialized_ = true;
+        zs_.next_in = peek_;
+        zs_.avail_in = peek_n_;
+      }
+      for (;;) {
+        top_up();
+        if (member_ended_) {
+          if (zs_.avail_in == 0) {
+            s.done = input_ended_;
+            return s;
+          }
+          // More after the stream: only another gzip member may follow (gzip header only).
+          if (first_byte_ != 0x1f || inflateReset2(&zs_, 15 + 16) != Z_OK) return broken();
+          member_ended_ = false;
+        }
+        if (!seen_input_ && zs_.avail_in) {
+          seen_input_ = true;
+          first_byte_ = zs_.next_in[0];
+        }
+        zs_.next_out = out;
+        zs_.avail_out = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
+        auto const room = zs_.avail_out;
+        int const rc = inflate(&zs_, Z_NO_FLUSH);
+        s.size = room - zs_.avail_out;
+        if (rc == Z_STREAM_END) member_ended_ = true;
+        if (s.size) return s;
+        if (rc == Z_STREAM_END || rc == Z_OK) continue;
+        if (rc == Z_BUF_ERROR && zs_.avail_in == 0 && left_ != 0) continue;  // a window > uInt
+        // No progress: more input is needed; none coming is a truncated stream.
+        if (rc == Z_BUF_ERROR && zs_.avail_in == 0 && left_ == 0)
+          return input_ended_ ? broken() : s;
+        return broken();
+      }
+    }
+
+   private:
+    static step broken() {
+      step s;
+      s.ec = make_error_code(http_errc::decompression);
+      return s;
+    }
+    // The window may exceed uInt: given to zlib in pieces.
+    void top_up() noexcept {
+      if (zs_.avail_in != 0 || left_ == 0) return;
+      auto const piece = std::min<std::size_t>(left_, std::numeric_limits<uInt>::max());
+      zs_.next_in = const_cast<Bytef*>(next_);
+      zs_.avail_in = static_cast<uInt>(piece);
+      next_ += piece;
+      left_ -= piece;
+    }
+
+    z_stream zs_{};
+    const unsigned char* next_ = nullptr;
+    std::size_t left_ = 0;
+    unsigned char peek_[2]{};
+    unsigned peek_n_ = 0;
+    unsigned char first_byte_ = 0;
+    bool gzip_;
+    bool initialized_ = false;
+    bool input_ended_ = false;
+    bool member_ended_ = false;
+    bool seen_input_ = false;
+  };
+
+  static step too_large() {
+    step s;
+    s.ec = make_error_code(http_errc::body_too_large);
+    return s;
+  }
+
+  // Output of stage k, pulling stage k-1's output through a bounded buffer.
+  step pull(std::size_t k, unsigned char* out, std::size_t n) {
+    auto& stage = stages_[k];
+    for (;;) {
+      auto s = stage.produce(out, n);
+      if (s.size > limit_ - std::min(limit_, stage.produced)) return too_large();
+      stage.produced += s.size;
+      if (s.size || s.done || s.ec || k == 0) return s;
+      auto& buf = between_[k - 1];
+      auto const up = pull(k - 1, buf.data(), buf.size());
+      if (up.ec || (up.size == 0 && !up.done)) return up;
+      if (up.done)
+        stage.end_input();
+      else
+        stage.give(buf.data(), up.size);
+    }
+  }
+
+  std::uint64_t limit_;
+  std::vector<inflate_stage> stages_;  // first to undo first
+  std::vector<std::array<unsigned char, 16 << 10>> between_;
+  const unsigned char* pass_ = nullptr;  // no codings: the input, passed through
+  std::size_t pass_left_ = 0;
+  std::uint64_t passed_ = 0;
+  bool input_ended_ = false;
+};
+
+/// Undoes every coding of `plan` (which must not be `unsupported`) on `body`, whole, handing
+/// the decoded bytes to `sink(std::string_view)` in pieces. Bounded by `limit` at every layer.
 template <class Sink>
 boost::system::error_code decode_content(const coding_plan& plan, std::string_view body,
-                                         std::size_t limit, Sink&& sink) {
-  if (plan.undo.empty()) {
-    if (body.size() > limit) return make_error_code(http_errc::body_too_large);
-    if (!body.empty()) sink(body);
-    return {};
+                                         std::uint64_t limit, Sink&& sink) {
+  body_decoder decoder(plan, limit);
+  decoder.feed(body);
+  decoder.finish();
+  char buf[16 << 10];
+  for (;;) {
+    auto const s = decoder.read(buf, sizeof buf);
+    if (s.ec) return s.ec;
+    if (s.done) return {};
+    if (s.size) sink(std::string_view(buf, s.size));
   }
-  std::string layer, next_layer;
-  std::string_view current = body;
-  for (std::size_t i = 0; i + 1 < plan.undo.size(); ++i) {
-    next_layer.clear();
-    if (auto ec = undo_coding(plan.undo[i], current, limit,
-                              [&](std::string_view piece) { next_layer.append(piece); }))
-      return ec;
-    layer.swap(next_layer);
-    current = layer;
-  }
-  return undo_coding(plan.undo.back(), current, limit, sink);
 }
 
 /// `decode_content` into a string (cleared first).
