@@ -31,6 +31,7 @@ enum class http_errc {
   http_status,         ///< the server answered >= 400 and `raise_for_status` was set
   proxy,               ///< the proxy refused to open a CONNECT tunnel (407, 403, 502...)
   too_many_pending,    ///< `max_pending_requests` were already waiting for a connection
+  resume_failed,       ///< a download cannot continue its `.part` (416, or the file changed)
 };
 
 }  // namespace fanout
@@ -58,6 +59,7 @@ inline constexpr code_text http_codes[] = {
     {"http_status", "HTTP error status"},
     {"proxy", "the proxy refused the connection"},
     {"too_many_pending", "too many requests waiting for a connection"},
+    {"resume_failed", "the download cannot be resumed"},
 };
 
 }  // namespace detail
