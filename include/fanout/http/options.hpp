@@ -12,6 +12,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -79,6 +80,9 @@ struct session_options {
   std::size_t max_redirects = 10;
   /// Largest response body accepted, after decompression too; 0: no limit.
   std::size_t max_body_bytes = std::size_t(64) << 20;
+  /// Largest body a callback or file sink takes (`request::sink`, `session::download`), as
+  /// received and after decompression; 0 (the default): no limit.
+  std::uint64_t max_download_bytes = 0;
   /// Verify the server's certificate chain and host name. `false` accepts any certificate.
   bool verify_tls = true;
 

@@ -3,6 +3,7 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/retry.hpp>
+#include <fanout/http/body.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,9 @@ struct request {
   /// URL as for `session_options::proxy` (`no_proxy` does not apply), or empty for a direct
   /// request.
   std::optional<std::string> proxy{};
+  /// Where the response body goes: kept in the response (the default), to a callback piece by
+  /// piece, or to a file (`body_sink`; `session::download` is the short way to a file).
+  body_sink sink{};
 };
 
 }  // namespace fanout

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@ struct timings {
   duration connect{};        ///< TCP connect
   duration tls{};            ///< TLS handshake
   duration ttfb{};           ///< from sending the request to the first response byte (last hop)
+  duration body{};           ///< from the end of the final head to the end of its body
   duration total{};          ///< the whole request
   bool reused = false;       ///< the final hop ran on a pooled keep-alive connection
   bool tls_resumed = false;  ///< the final hop's TLS session was resumed (abbreviated handshake)
@@ -118,6 +120,15 @@ class response {
   int attempts() const noexcept { return attempts_; }
   /// Redirects followed.
   int redirects() const noexcept { return redirects_; }
+  /// The final response's body bytes as they came off the wire (de-chunked, still
+  /// content-coded), whether kept in `body()` or handed to a sink.
+  std::uint64_t bytes_received() const noexcept { return bytes_received_; }
+  /// The body bytes a callback or file sink took, decoded (a resumed download: those of
+  /// this request, after the `.part`'s); 0 for a body kept in memory.
+  std::uint64_t bytes_written() const noexcept { return bytes_written_; }
+  /// Where a file sink's download is, once complete (`session::download`); empty otherwise.
+  std::string_view path() const& noexcept { return path_; }
+  std::string_view path() const&& = delete;
 
  private:
   friend struct detail::response_access;
@@ -127,6 +138,9 @@ class response {
   fanout::timings timings_;
   int attempts_ = 0;
   int redirects_ = 0;
+  std::uint64_t bytes_received_ = 0;
+  std::uint64_t bytes_written_ = 0;
+  std::string path_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -138,6 +152,9 @@ struct response_access {
   static fanout::timings& timings(response& r) noexcept { return r.timings_; }
   static int& attempts(response& r) noexcept { return r.attempts_; }
   static int& redirects(response& r) noexcept { return r.redirects_; }
+  static std::uint64_t& bytes_received(response& r) noexcept { return r.bytes_received_; }
+  static std::uint64_t& bytes_written(response& r) noexcept { return r.bytes_written_; }
+  static std::string& path(response& r) noexcept { return r.path_; }
 };
 
 }  // namespace detail

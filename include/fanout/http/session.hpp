@@ -114,6 +114,29 @@ class session {
   boost::asio::awaitable<response> patch(std::string url, nlohmann::json body,
                                          header_list headers = {});
 
+  /// GETs `url` into the file `path`, streaming: the body is never held in memory.
+  ///
+  /// Completion: the response (head only: `body()` is empty) once the file is complete, with
+  /// `path()` and `bytes_written()`; a status >= 400 is an error (`raise_for_status`). The body
+  /// goes to `<path>.part`, decoded from gzip/deflate unless `options.resume`, and in blocks of
+  /// 256 KiB written on the session's writer thread, never on the event loop; the connection
+  /// reads no further while a block is written. Complete, the `.part` is `fsync`ed (with
+  /// `options.fsync`) and renamed over `path` (atomic on one file system).
+  /// Resume: with `options.resume`, a `.part` left by an earlier attempt is continued with
+  /// `Range: bytes=N-` and `If-Range` (the strong ETag or the Last-Modified date it was
+  /// written under, kept in `<path>.part.meta`): 206 appends, 200 (the file changed) starts
+  /// over, 416 for exactly the `.part`'s length completes it; a 206 from another offset, a 416
+  /// for another length or an ETag that changed under a 206 fail with
+  /// `http_errc::resume_failed` and leave the `.part` as it was.
+  /// Executor, cancellation, thread safety: as `request`. Cancellation and every failure keep
+  /// the `.part` (a correct prefix of the body) and its sidecar.
+  /// Errors: those of `request`, and: `std::errc::file_exists` before any I/O when `path`
+  /// exists and not `options.overwrite`; errno's code (`ENOSPC`, `EFBIG`, `EACCES`...) with
+  /// the file and the step in the message; `http_errc::body_too_large` beyond
+  /// `max_download_bytes`. A download whose body has begun is not retried.
+  boost::asio::awaitable<response> download(std::string url, std::string path,
+                                            file_options options = {}, header_list headers = {});
+
   /// Closes every pooled connection, cancels requests in flight (they fail with
   /// `errc::cancelled`) and makes later requests fail the same way. Thread-safe, idempotent.
   void close();

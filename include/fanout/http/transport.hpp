@@ -25,15 +25,38 @@
 #include <fanout/http/stats.hpp>
 #include <fanout/http/url.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace fanout {
+
+/// Where a response body goes as it arrives, instead of into the response: a download's file,
+/// a caller's callback (`request::sink`). The session implements it, a transport feeds it.
+class exchange_sink {
+ public:
+  /// The final response's head arrived (`head`: status and fields, no body yet). True: its
+  /// body goes to `async_write`, piece by piece, and `*exchange_request::out` receives the head
+  /// with an empty body. False: the body goes into `*out`, as without a sink (a redirect the
+  /// session will follow, a status it will retry). Must not throw.
+  virtual bool take(const detail::response_block& head) = 0;
+  /// One piece of the body as received: de-chunked, still content-coded; valid until `done`.
+  /// The transport reads no further until `done(ec)` is called (back-pressure); a code ends the
+  /// exchange with it as its error, and the connection is not reused. `done` is never called
+  /// inside `async_write` itself, and always through its associated executor (dispatch).
+  virtual void async_write(
+      std::string_view piece,
+      boost::asio::any_completion_handler<void(boost::system::error_code)> done) = 0;
+
+ protected:
+  ~exchange_sink() = default;
+};
 
 /// One exchange, as the session hands it to a transport: one hop's request, where it goes, its
 /// limits and deadline, and where its response goes. Everything it points to outlives the
@@ -53,7 +76,11 @@ struct exchange_request {
   std::size_t max_body = 0;    ///< the response's body limit, in bytes (as received)
   std::chrono::steady_clock::time_point deadline;  ///< for the whole exchange; max(): none
   detail::block_ptr* out = nullptr;                ///< receives the response: head and whole body
-  /// The transport fills what it measures: pool_wait, dns, connect, tls, ttfb, reused,
+  /// Where the final response's body goes when it `take`s it; null: into `*out`. The limit
+  /// of a body it takes is `max_sink_body`, not `max_body`.
+  exchange_sink* sink = nullptr;
+  std::uint64_t max_sink_body = 0;  ///< bytes (as received); only with `sink`
+  /// The transport fills what it measures: pool_wait, dns, connect, tls, ttfb, body, reused,
   /// tls_resumed (the session sets `total`).
   timings* t = nullptr;
 };
@@ -71,6 +98,9 @@ struct exchange_result {
   /// fresh connection, 0 when none left the client. Counted in `session_stats::requests` and
   /// `response::attempts()`.
   int sent = 0;
+  /// The final response's body bytes as received (de-chunked, still content-coded), whether
+  /// they went to `*out` or to the sink.
+  std::uint64_t received = 0;
 };
 
 /// A way to carry a session's exchanges. Implementations are fanout's (see the top of this

@@ -34,9 +34,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace fanout::testing {
@@ -132,9 +134,7 @@ class mock_transport final : public transport {
           "invalid HTTP response: status " + std::to_string(answer.status) + " (mock transport)",
           1};
     bool const head = x.method == "HEAD";  // a HEAD response has no body, whatever it says
-    if (!head && answer.body.size() > x.max_body)
-      co_return exchange_result{make_error_code(http_errc::body_too_large),
-                                "response body larger than max_body_bytes", 1};
+    std::string_view const body = head ? std::string_view() : std::string_view(answer.body);
 
     detail::response_builder b;
     b.begin(x.shown, x.method, x.max_body);
@@ -143,14 +143,40 @@ class mock_transport final : public transport {
         boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(answer.status)),
         11);
     for (auto const& [name, value] : answer.headers) b.field(name, value);
-    std::string_view const body = head ? std::string_view() : std::string_view(answer.body);
     b.header_done(body.size(), true);
+    if (x.sink && !head && x.sink->take(*b.current())) {
+      if (body.size() > x.max_sink_body)
+        co_return exchange_result{make_error_code(http_errc::body_too_large),
+                                  "response body larger than max_download_bytes", 1};
+      // As a connection does: one piece at a time, the next only once the sink is done.
+      for (std::size_t at = 0; at < body.size(); at += piece_size) {
+        boost::system::error_code ec;
+        co_await write_piece(*x.sink, body.substr(at, piece_size), ec);
+        if (ec) co_return exchange_result{ec, "the body sink failed: " + ec.message(), 1, at};
+      }
+      *x.out = b.finish();
+      co_return exchange_result{{}, {}, 1, body.size()};
+    }
+    if (body.size() > x.max_body)
+      co_return exchange_result{make_error_code(http_errc::body_too_large),
+                                "response body larger than max_body_bytes", 1};
     b.append_body(body);
     *x.out = b.finish();
-    co_return exchange_result{{}, {}, 1};
+    co_return exchange_result{{}, {}, 1, body.size()};
   }
 
  private:
+  static constexpr std::size_t piece_size = 64 << 10;
+
+  static boost::asio::awaitable<void> write_piece(exchange_sink& sink, std::string_view piece,
+                                                  boost::system::error_code& ec) {
+    namespace asio = boost::asio;
+    using token = asio::redirect_error_t<asio::use_awaitable_t<>>;
+    token tok = asio::redirect_error(asio::use_awaitable, ec);
+    co_await asio::async_initiate<token, void(boost::system::error_code)>(
+        [&sink, piece](auto handler) { sink.async_write(piece, std::move(handler)); }, tok);
+  }
+
   // The request as the handler sees it: what the message says.
   static request request_of(const exchange_request& x) {
     request r;

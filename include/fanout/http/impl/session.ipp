@@ -10,7 +10,9 @@
 #include <fanout/http/detail/sansio/proxy.hpp>
 #include <fanout/http/detail/sansio/redirect.hpp>
 #include <fanout/http/detail/sansio/request_builder.hpp>
+#include <fanout/http/detail/sansio/resume.hpp>
 #include <fanout/http/detail/sansio/retry_decision.hpp>
+#include <fanout/http/detail/sink/body_target.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/transport.hpp>
 #include <fanout/http/url.hpp>
@@ -20,6 +22,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/message.hpp>
@@ -80,6 +83,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
 
   ~session_impl() {
     if (own_transport()) transport_->close();
+    if (writer_) writer_->join();
   }
 
   boost::asio::any_io_executor executor() const noexcept { return ex_; }
@@ -116,6 +120,10 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     return options_.max_body_bytes ? options_.max_body_bytes
                                    : std::numeric_limits<std::size_t>::max();
   }
+  std::uint64_t max_sink_body() const noexcept {
+    return options_.max_download_bytes ? options_.max_download_bytes
+                                       : std::numeric_limits<std::uint64_t>::max();
+  }
   std::size_t max_header_bytes() const noexcept {
     return options_.max_header_bytes ? options_.max_header_bytes
                                      : std::numeric_limits<std::uint32_t>::max();
@@ -131,13 +139,34 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     return {start, deadline_after(start, req.timeout.value_or(options_.request_timeout))};
   }
 
+  // The thread downloads write their files on, started by the first one: a write to a slow
+  // disk never stalls the event loop.
+  boost::asio::any_io_executor writer_executor() {
+    std::lock_guard lock(writer_mutex_);
+    if (!writer_) writer_ = std::make_unique<boost::asio::thread_pool>(1);
+    return writer_->get_executor();
+  }
+  // The body target of a request whose sink is not memory; `may_repeat`: under a retry
+  // policy that repeats it.
+  body_target::setup target_setup(const fanout::request& req, boost::asio::any_io_executor ex,
+                                  bool may_repeat) {
+    return {.sink = &req.sink,
+            .executor = std::move(ex),
+            .writer = req.sink.type() == body_sink::kind::file ? writer_executor()
+                                                               : boost::asio::any_io_executor(),
+            .limit = options_.max_download_bytes,
+            .retries_statuses = may_repeat,
+            .follows_redirects = options_.max_redirects > 0};
+  }
   // One attempt: every redirect hop of `req`, within `within` (the request's own window, from
   // when it is awaited, when not given). Adds the requests it sent
   // to `*sent` when given (the retry loop's count). Applies `raise_for_status` only when
   // `raise`: the retry decision needs the status. An exception becomes the item's error.
+  // `target`: where the body goes (across attempts); made here when `req.sink` needs one.
   boost::asio::awaitable<result_type> run_once(std::shared_ptr<session_impl> self,
                                                fanout::request req, std::optional<window> within,
-                                               int* sent, bool raise);
+                                               int* sent, bool raise,
+                                               body_target* target = nullptr);
   // `run` under a retry policy that may repeat the request.
   boost::asio::awaitable<result_type> run_retrying(std::shared_ptr<session_impl> self,
                                                    fanout::request req, retry_policy policy,
@@ -220,6 +249,58 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     std::string what;
   };
 
+  // Prepares `target` for the attempt about to be made with `m`: refuses to overwrite a file,
+  // asks for the rest of a `.part` to resume, and what coding to ask for and undo.
+  static step_failure prepare_target(body_target& target, const file_options& file,
+                                     request_message& m, bool& decompress) {
+    namespace http = boost::beast::http;
+    target.new_attempt();
+    if (auto* f = target.file()) {
+      if (!file.overwrite && f->target_exists())
+        return {make_error_code(std::errc::file_exists),
+                f->path() + " exists (file_options::overwrite replaces it)"};
+      // A range counts bytes of the representation as sent: a resumable download asks for
+      // the identity coding, so that its .part is a prefix of what a Range addresses.
+      if (file.resume && decompress) {
+        m.set(http::field::accept_encoding, "identity");
+        decompress = false;
+      }
+      if (file.resume && m.find(http::field::range) == m.end()) {
+        auto const part = f->find_part();
+        auto const validator = part ? if_range_validator(part->validators) : std::nullopt;
+        if (part && part->size > 0 && validator) {
+          m.set(http::field::range, "bytes=" + std::to_string(part->size) + "-");
+          m.set(http::field::if_range, *validator);
+          target.resuming(part->size, *validator);
+        }
+      }
+    }
+    target.decode(decompress);
+    return {};
+  }
+
+  // The final response is in: the target's rest goes out (and its file into place), or the
+  // kept body goes to a callback that did not take it as it came.
+  static boost::asio::awaitable<step_failure> finish_target(body_target& target, response& resp,
+                                                            block_ptr& got_back) {
+    boost::system::error_code ec;
+    if (target.took()) {
+      ec = co_await target.finish();
+      if (!ec && target.decoded()) {
+        // The head as the caller got the body: no longer coded, its length no longer known.
+        response_builder decoded;
+        decoded.begin_copy(*got_back, {"content-encoding", "content-length"}, 0);
+        got_back = decoded.finish();
+      }
+    } else if (!target.kept_for_retry(got_back->status())) {
+      ec = co_await target.deliver_kept(got_back->body());
+    }
+    if (ec) co_return step_failure{ec, target.what()};
+    response_access::bytes_written(resp) = target.written();
+    if (target.completed() && target.file()) response_access::path(resp) = target.file()->path();
+    co_return step_failure{};
+  }
+
   bool rate_limited() const noexcept {
     return session_limiter_ || options_.rate_limit.requests_per_second > 0;
   }
@@ -255,6 +336,8 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
   std::unique_ptr<async_rate_limiter> session_limiter_;
   mutable std::mutex limiters_mutex_;
   lru_map<host_limiter_entry> host_limiters_;  // under `limiters_mutex_`
+  std::mutex writer_mutex_;
+  std::unique_ptr<boost::asio::thread_pool> writer_;  // downloads' file I/O; made on first use
 };
 
 // Not a coroutine: a request without retries goes straight to run_once (one frame less). The
@@ -273,6 +356,10 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(
       return invalid(std::move(req), e.what());
     }
   }
+  if (req.sink.type() == body_sink::kind::callback && !req.sink.on_piece())
+    return invalid(std::move(req), "request::sink is a callback sink without a callback");
+  if (req.sink.type() == body_sink::kind::file && req.sink.path().empty())
+    return invalid(std::move(req), "request::sink is a file sink without a path");
   bool const raise = req.raise_for_status.value_or(options_.raise_for_status);
   retry_policy const policy = req.retry.value_or(options_.retry);
   bool const may_repeat =
@@ -298,14 +385,22 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
   result_type r(boost::system::in_place_error, make_error_code(errc::cancelled));
   try {
     std::minstd_rand random(std::random_device{}());
+    std::optional<body_target> target;
+    if (!req.sink.in_memory()) {
+      auto ex = co_await asio::this_coro::executor;
+      target.emplace(target_setup(req, std::move(ex), true));
+    }
     auto attempt = [&]() -> asio::awaitable<result_type> {
       if (tries++ > 0) retries_.fetch_add(1, std::memory_order_relaxed);
+      if (target) target->last_attempt(tries >= policy.max_attempts);
       fanout::request copy = req;
-      co_return co_await run_once(self, std::move(copy), within, &sent, false);
+      co_return co_await run_once(self, std::move(copy), within, &sent, false,
+                                  target ? &*target : nullptr);
     };
     auto decide = [&](const result_type& last,
                       std::size_t failures) -> std::optional<std::chrono::milliseconds> {
       if (closed_.load()) return std::nullopt;
+      if (target && target->delivered()) return std::nullopt;  // bytes out: not again
       std::optional<std::chrono::nanoseconds> time_left;
       if (deadline != clock::time_point::max()) time_left = deadline - clock::now();
       return retry_wait(outcome_of(last), policy.max_backoff,
@@ -313,6 +408,14 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
                         time_left);
     };
     r = co_await with_retry(policy, attempt, decide);
+    // The policy gave up before its last attempt on a status whose body it kept: the body is
+    // the final one after all.
+    if (target && r && !target->took()) {
+      auto const ec = co_await target->deliver_kept(r->body());
+      if (ec)
+        r = result_type(boost::system::in_place_error,
+                        fanout::error(ec, context() + ": " + target->what(), target->exception()));
+    }
     // Cancelled during a backoff sleep: with_retry kept the last outcome, but the caller asked
     // to stop, and that is what we report.
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
@@ -326,7 +429,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
   if (r) {
     response_access::attempts(*r) = sent;
     response_access::timings(*r).total = clock::now() - start;
-    if (raise && r->status() >= 400)
+    if (raise && r->status() >= 400 && r->path().empty())
       r = result_type(boost::system::in_place_error, status_error(*r, tries));
   } else if (tries > 1) {
     r = result_type(boost::system::in_place_error, r.error().code(),
@@ -337,7 +440,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     [[maybe_unused]] std::shared_ptr<session_impl> self, fanout::request req,
-    std::optional<window> within, int* sent_out, bool raise) {
+    std::optional<window> within, int* sent_out, bool raise, body_target* target) {
   if (!within) within = window_for(req);
   auto const start = within->start, deadline = within->deadline;
   std::string current = std::move(req.url);
@@ -351,8 +454,21 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     m.append(method).append(" ").append(shown.view()).append(": ").append(what);
     return result_type(boost::system::in_place_error, ec, std::move(m));
   };
+  auto const ex = co_await asio::this_coro::executor;
+  std::optional<body_target> own_target;
+  auto target_failure = [&](boost::system::error_code ec, std::string_view what) {
+    auto r = fail(ec, target->what().empty() ? what : std::string_view(target->what()));
+    if (auto e = target->exception())
+      r = result_type(boost::system::in_place_error,
+                      fanout::error(r.error().code(), r.error().message(), e));
+    return r;
+  };
   try {
     if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
+    if (!target && !req.sink.in_memory()) {
+      own_target.emplace(target_setup(req, ex, false));
+      target = &*own_target;
+    }
     // The request message, built once and adjusted by redirects. Its fields live in this
     // frame: the usual handful of headers costs no allocation.
     std::array<std::byte, 512> field_storage;
@@ -365,6 +481,10 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       std::string what;
       if (auto ec = build_request(method, current, req, options_, where, m, decompress, what))
         co_return fail(ec, what);
+    }
+    if (target) {
+      if (auto failed = prepare_target(*target, req.sink.options(), m, decompress); failed.ec)
+        co_return fail(failed.ec, failed.what);
     }
 
     // The session's proxies, or this request's own.
@@ -401,11 +521,17 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
                                                                  .max_body = max_body_bytes(),
                                                                  .deadline = deadline,
                                                                  .out = &got_back,
+                                                                 .sink = target,
+                                                                 .max_sink_body = max_sink_body(),
                                                                  .t = &t});
       attempts += sent_now.sent;
       sent += sent_now.sent;
       requests_.fetch_add(static_cast<std::size_t>(sent_now.sent), std::memory_order_relaxed);
-      if (sent_now.ec) co_return fail(sent_now.ec, sent_now.what);
+      if (sent_now.ec) {
+        if (target && target->took()) co_return target_failure(sent_now.ec, sent_now.what);
+        co_return fail(sent_now.ec, sent_now.what);
+      }
+      response_access::bytes_received(resp) = sent_now.received;
 
       int const status = got_back->status();
       auto hop_next =
@@ -421,18 +547,23 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         ++redirects;
         continue;
       }
-      // Transparent decompression, bounded by max_body_bytes.
-      if (decompress && !head && status != 204 && status != 304) {
+      // Transparent decompression, bounded by max_body_bytes (a sink's body: as it streamed).
+      bool const streamed = target && target->took();
+      if (decompress && !head && status != 204 && status != 304 && !streamed) {
         std::string what;
         if (auto ec = decode_response(got_back, max_body_bytes(), what)) co_return fail(ec, what);
       }
       break;
     }
+    if (target) {
+      auto const finished = co_await finish_target(*target, resp, got_back);
+      if (finished.ec) co_return target_failure(finished.ec, finished.what);
+    }
 
     response_access::attempts(resp) = attempts;
     response_access::redirects(resp) = static_cast<int>(redirects);
     t.total = clock::now() - start;
-    if (raise && resp.status() >= 400)
+    if (raise && resp.status() >= 400 && resp.path().empty())
       co_return result_type(boost::system::in_place_error, status_error(resp, 1));
     co_return result_type(std::move(resp));
   } catch (...) {
@@ -505,6 +636,16 @@ FANOUT_DECL boost::asio::awaitable<response> session::patch(std::string url, nlo
                                  .url = std::move(url),
                                  .headers = std::move(headers),
                                  .json = std::move(body)});
+}
+
+FANOUT_DECL boost::asio::awaitable<response> session::download(std::string url, std::string path,
+                                                               file_options options,
+                                                               header_list headers) {
+  return request(fanout::request{.method = "GET",
+                                 .url = std::move(url),
+                                 .headers = std::move(headers),
+                                 .raise_for_status = true,
+                                 .sink = body_sink::file(std::move(path), options)});
 }
 
 FANOUT_DECL void session::close() {

@@ -13,6 +13,7 @@
 #include <fanout/http/detail/sansio/serialize.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/response.hpp>
+#include <fanout/http/transport.hpp>
 #include <fanout/http/url.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -86,6 +87,7 @@ class connection : public std::enable_shared_from_this<connection> {
     stage where = stage::connect;
     bool got_response_bytes = false;  ///< for the stale-connection retry rule
     bool keep_alive = false;          ///< the response allows another request on the connection
+    std::uint64_t received = 0;       ///< the final response's body bytes, as received
   };
 
   connection(const boost::asio::any_io_executor& ex, const url_parts& where)
@@ -188,9 +190,13 @@ class connection : public std::enable_shared_from_this<connection> {
     std::string_view method;
     block_ptr* out;
     fanout::timings* t;
+    exchange_sink* sink = nullptr;    ///< takes the final body as it arrives, if it wants it
+    std::uint64_t max_sink_body = 0;  ///< the limit of a body it takes
   };
 
-  /// Sends `*a.req` and reads the whole response into `*a.out`, all before `a.deadline`.
+  /// Sends `*a.req` and reads the whole response into `*a.out`, all before `a.deadline`; or,
+  /// when `a.sink` takes the final response's body, the head into `*a.out` and the body to the
+  /// sink, piece by piece, reading no further while the sink works on one.
   /// Completes with an `outcome` through `token`'s executor; the I/O runs on `strand()`.
   ///
   /// A composed operation, not a coroutine spawned on the strand: a keep-alive request then
@@ -391,6 +397,13 @@ class connection : public std::enable_shared_from_this<connection> {
 
     void operator()(boost::system::error_code ec, std::size_t n = 0) {
       auto& c = *c_;
+      if (step_ == step::sink) {  // the sink is done with the piece, or failed
+        if (ec) return finish(c.sink_failed(ec));
+        if (c.cancelled_ || c.timed_out_)  // while the sink worked: no socket op to cancel
+          return finish(c.read_done(boost::asio::error::operation_aborted));
+        c.buffer_.consume(std::exchange(c.piece_used_, 0));
+        return stream_body();
+      }
       if (!ec && c.cancelled_) ec = boost::asio::error::operation_aborted;
       switch (step_) {
         case step::write:
@@ -416,13 +429,15 @@ class connection : public std::enable_shared_from_this<connection> {
           }
           if (ec) return finish(c.read_done(ec));
           c.buffer_.commit(n);
+          if (c.parser_->streaming()) return stream_body();
           if (c.parse_buffered(ec)) return finish(c.read_done(ec));
           return read_more();
+        case step::sink: break;  // handled above
       }
     }
 
    private:
-    enum class step : unsigned char { write, header, body };
+    enum class step : unsigned char { write, header, body, sink };
     exchange_op(connection& c, caller_handler handler, boost::asio::any_io_executor handler_ex,
                 const exchange_args& args, bool track_work)
         : c_(&c),
@@ -443,12 +458,52 @@ class connection : public std::enable_shared_from_this<connection> {
         case head_step::need_more: return read_more();
         case head_step::failed: return finish(c.read_done(ec));
         case head_step::final:
-          c.args_.t->ttfb = clock::now() - c.sent_;
+          c.head_done_ = clock::now();
+          c.args_.t->ttfb = c.head_done_ - c.sent_;
+          if (c.args_.sink) {
+            bool took = false;
+            try {
+              took = c.offer_body();
+            } catch (const std::bad_alloc&) {
+              return finish(c.read_done(make_error_code(std::errc::not_enough_memory)));
+            }
+            if (took) return stream_body();
+          }
           if (!c.parser_->is_done() && !c.parse_buffered(ec)) {
             step_ = step::body;
             return read_more();
           }
           return finish(c.read_done(ec));
+      }
+    }
+
+    // Parses the buffered body one piece at a time and hands each to the sink (the buffer is
+    // consumed once the sink is done with it: the piece is a view into it); reads more when it
+    // is used up.
+    void stream_body() {
+      auto& c = *c_;
+      for (;;) {
+        if (c.parser_->is_done()) return finish(c.read_done({}));
+        if (c.buffer_.size() == 0) {
+          step_ = step::body;
+          return read_more();
+        }
+        boost::system::error_code ec;
+        auto const used = c.parser_->put(c.buffer_.data(), ec);
+        if (ec == boost::beast::http::error::need_more) {
+          ec = {};
+          if (used == 0) {  // an incomplete chunk header: more bytes behind it
+            step_ = step::body;
+            return read_more();
+          }
+        }
+        if (ec) return finish(c.read_done(ec));
+        if (auto const piece = c.parser_->take_piece(); !piece.empty()) {
+          c.piece_used_ = used;
+          step_ = step::sink;
+          return c.args_.sink->async_write(piece, next());
+        }
+        c.buffer_.consume(used);
       }
     }
 
@@ -493,10 +548,23 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void start_parser() {
     builder_.begin(args_.url, args_.method, args_.max_body);
-    parser_.emplace(builder_, response_reader::limits{.header = args_.max_header,
-                                                      .body = args_.max_body,
-                                                      .head = args_.head,
-                                                      .body_hint = body_hint_});
+    parser_.emplace(builder_,
+                    response_reader::limits{.header = args_.max_header,
+                                            .body = args_.max_body,
+                                            .streamed_body = args_.sink ? args_.max_sink_body : 0,
+                                            .head = args_.head,
+                                            .body_hint = body_hint_});
+  }
+
+  // Shows the final head to the sink: true when it takes the body (the parser then hands the
+  // body out instead of keeping it). The head's block is made here, sized for a kept body.
+  bool offer_body() {
+    auto const length = parser_->content_length();
+    builder_.header_done(length ? static_cast<std::size_t>(*length) : body_hint_,
+                         length.has_value());
+    if (!args_.sink->take(*builder_.current())) return false;
+    parser_->stream_body();
+    return true;
   }
 
   enum class head_step : unsigned char { need_more, final, failed };
@@ -567,6 +635,21 @@ class connection : public std::enable_shared_from_this<connection> {
     return false;
   }
 
+  // The sink refused a piece: its code, as it gave it. The body is not read to its end, so
+  // the connection goes.
+  outcome sink_failed(boost::system::error_code ec) {
+    disarm();
+    outcome o;
+    o.where = stage::read;
+    o.ec = o.raw = ec;
+    o.got_response_bytes = true;
+    o.what = "the body sink failed: " + ec.message();
+    parser_.reset();
+    builder_.discard();
+    tls_clean_ = false;
+    return o;
+  }
+
   outcome write_failed(boost::system::error_code ec) {
     disarm();
     outcome o;
@@ -596,9 +679,12 @@ class connection : public std::enable_shared_from_this<connection> {
     // that the server may not mean as we read it (Transfer-Encoding with Content-Length).
     reusable_ = !parser_->need_eof() && !close_after_;
     o.keep_alive = parser_->keep_alive();
+    o.received = parser_->body_bytes();
+    bool const streamed = parser_->streaming();
     parser_.reset();
     *args_.out = builder_.finish();
-    body_hint_ = std::min<std::size_t>((*args_.out)->body().size(), 64 << 10);
+    if (!streamed) body_hint_ = std::min<std::size_t>((*args_.out)->body().size(), 64 << 10);
+    args_.t->body = clock::now() - head_done_;
     return o;
   }
 
@@ -675,6 +761,8 @@ class connection : public std::enable_shared_from_this<connection> {
   exchange_args args_{};
   std::mutex close_mutex_;  // alive() against close(): the socket's open state
   clock::time_point sent_;
+  clock::time_point head_done_;                 // the final head parsed
+  std::size_t piece_used_ = 0;                  // the buffer bytes behind the piece the sink has
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
   bool cancelled_ = false;
   std::string wire_;          // the request's head (and small body) as sent

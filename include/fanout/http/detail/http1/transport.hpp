@@ -93,7 +93,9 @@ class http1_transport final : public transport {
                                          .url = x.shown,
                                          .method = x.method,
                                          .out = x.out,
-                                         .t = x.t};
+                                         .t = x.t,
+                                         .sink = x.sink,
+                                         .max_sink_body = x.max_sink_body};
     auto const& dial = *x.dial;
     auto const& where = *x.where;
     int sent = 0;
@@ -155,7 +157,7 @@ class http1_transport final : public transport {
     bool keep = options_.keep_alive && o.keep_alive && conn->clean();
     auto const idle = pool_idle_time(options_.idle_timeout, (*args.out)->find("keep-alive"));
     conn.release(keep && idle > clock::duration::zero(), idle);
-    co_return exchange_result{{}, {}, sent};
+    co_return exchange_result{{}, {}, sent, o.received};
   }
 
  private:

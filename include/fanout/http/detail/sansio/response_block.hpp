@@ -271,6 +271,10 @@ class response_builder {
     return block_ptr(std::exchange(block_, nullptr));
   }
 
+  /// The block being built, once its header is done (null before): a look at the head before
+  /// the body arrives.
+  const response_block* current() const noexcept { return block_; }
+
   /// The room for body bytes of the block being built (0 before the header is done).
   std::size_t body_capacity() const noexcept { return block_ ? block_->body_capacity_ : 0; }
 
