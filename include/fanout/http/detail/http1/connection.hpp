@@ -362,14 +362,20 @@ class connection : public std::enable_shared_from_this<connection> {
 
     auto next() { return boost::asio::bind_executor(c_->strand_, std::move(*this)); }
 
-    // Reads what arrives into the buffer; the step says what to do with it.
+    // Reads what arrives into the buffer; the step says what to do with it. A body is read
+    // in blocks of up to 64 KiB (Beast's read_size offers what the buffer already holds, which
+    // after a head is about 1 KiB: a large body would take a read per KiB), a streamed one in
+    // blocks of 256 KiB (a download: fewer reads and fewer handoffs to the sink, for a buffer
+    // only its connection holds).
     void read_more() {
       auto& c = *c_;
-      c.with_stream([&](auto& stream) {
-        stream.async_read_some(c.buffer_.prepare(boost::beast::read_size(c.buffer_, 65536)),
-                               next());
-      });
+      auto const room = step_ != step::body      ? boost::beast::read_size(c.buffer_, 65536)
+                        : c.parser_->streaming() ? streamed_read_size
+                                                 : body_read_size;
+      c.with_stream([&](auto& stream) { stream.async_read_some(c.buffer_.prepare(room), next()); });
     }
+    static constexpr std::size_t body_read_size = 64 << 10;
+    static constexpr std::size_t streamed_read_size = 256 << 10;
 
    public:
     // The first step: send the request.

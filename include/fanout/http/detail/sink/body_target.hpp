@@ -244,19 +244,26 @@ class body_target final : public exchange_sink {
       co_return boost::system::error_code{};
     }
     written_ += bytes.size();
-    staged_.append(bytes);
-    if (staged_.size() < stage_size) co_return boost::system::error_code{};
-    auto ec = co_await on_writer([this] { return flush_now(); });
+    // A block as large as a staged one goes as it is (it stays valid until this completes):
+    // one copy fewer; smaller pieces (decoded ones, a slow link's) are gathered first.
+    std::string_view direct;
+    if (staged_.empty() && bytes.size() >= stage_size)
+      direct = bytes;
+    else
+      staged_.append(bytes);
+    if (direct.empty() && staged_.size() < stage_size) co_return boost::system::error_code{};
+    auto ec = co_await on_writer([this, direct] { return flush_now(direct); });
     if (ec) co_return fail(ec, what_);
     co_return ec;
   }
 
-  // On the writer thread: opens the .part on first use, writes what is staged.
-  boost::system::error_code flush_now() {
+  // On the writer thread: opens the .part on first use, writes what is staged, then `more`.
+  boost::system::error_code flush_now(std::string_view more = {}) {
     if (!file_->is_open())
       if (auto ec = file_->open(append_, validators_, what_)) return ec;
     auto ec = file_->write(staged_, what_);
     staged_.clear();
+    if (!ec && !more.empty()) ec = file_->write(more, what_);
     return ec;
   }
 
