@@ -4,7 +4,7 @@
 #                             none of its dependencies (Beast, Boost.URL, OpenSSL, json, zlib)
 #   http/detail/sansio/       pure decisions: no Asio header, nothing from net/ or http1/
 #   http/detail/net/          sockets, TLS, DNS: nothing from http1/
-#   http/detail/sink/         body sinks (callback, file): above the seam, nothing of the wire
+#   http/detail/body/         body sinks and sources (callback, file): above the seam
 #   http/impl/session.ipp     the request policy: of the wire, only the default transport
 #                             (http1/transport.hpp), through the seam (http/transport.hpp)
 #   include/fanout/testing/   nothing of the wire (net/, http1/): a mock opens no socket
@@ -42,9 +42,9 @@ check("include/fanout/http/detail/sansio/*.hpp"
   "sansio/ is pure: no sockets, no I/O")
 check("include/fanout/http/detail/net/*.hpp" "fanout/http/detail/http1/"
   "net/ is below the HTTP/1.1 transport")
-check("include/fanout/http/detail/sink/*.hpp"
+check("include/fanout/http/detail/body/*.hpp"
   "fanout/http/detail/net/|fanout/http/detail/http1/|boost/asio/ip/|boost/asio/ssl|boost/beast/core/tcp"
-  "sink/ sits above the transport seam: it sees the wire only through exchange_sink")
+  "body/ sits above the transport seam: it sees the wire only through exchange_sink/source")
 check("include/fanout/http/impl/*.ipp"
   "fanout/http/detail/net/|fanout/http/detail/http1/(connection|connection_pool|response_head|response_reader)"
   "the session's policy reaches the wire through the transport seam only")

@@ -7,6 +7,7 @@
 // the tree with the example.
 //   GET /get-current-inventory/<id>  {"id": "<id>", "in_stock": N}  after 20 ms of "server work"
 //   GET /colors/<name>               {"color": "<name>", "hex": "#rrggbb"}  after 100 ms
+//   GET /files/<name>                1 MiB of "<name>\n" lines  after 20 ms
 //   anything else                    404
 
 #include <boost/asio/co_spawn.hpp>
@@ -126,6 +127,13 @@ class local_api {
       std::snprintf(hex, sizeof hex, "#%06zx", std::hash<std::string>{}(last)&0xffffff);
       res.body() = nlohmann::json{{"color", last}, {"hex", hex}}.dump();
       return std::chrono::milliseconds(100);
+    }
+    if (target.starts_with("/files/")) {  // 1 MiB of the file's name, over and over
+      res.set(boost::beast::http::field::content_type, "application/octet-stream");
+      std::string& body = res.body();
+      while (body.size() < (1u << 20)) body += last + "\n";
+      body.resize(1u << 20);
+      return std::chrono::milliseconds(20);
     }
     res.result(boost::beast::http::status::not_found);
     res.body() = R"({"error": "not found"})";

@@ -11,8 +11,10 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -470,4 +472,136 @@ TEST_CASE("download: cancelled mid-body, the .part stays", "[download][file]") {
   CHECK(part.size() >= 512u << 10);  // what was written in whole blocks
   CHECK(body.compare(0, part.size(), part) == 0);
   CHECK(fs::exists(path + ".part.meta"));
+}
+
+TEST_CASE("upload: a file's bytes arrive exact, with its Content-Length", "[upload]") {
+  test_server server;
+  scratch_dir dir;
+  auto const data = noise(100 << 20, 9);
+  std::ofstream(dir / "up.bin", std::ios::binary) << data;
+  std::mutex m;
+  std::vector<std::string> lengths, encodings, methods;
+  std::vector<bool> same;
+  std::atomic<int> flaky{0};
+  auto record = [&](exchange& x) {
+    std::lock_guard lock(m);
+    lengths.emplace_back(x.req[http::field::content_length]);
+    encodings.emplace_back(x.req[http::field::transfer_encoding]);
+    methods.emplace_back(x.req.method_string());
+    same.push_back(x.req.body() == data);
+    x.res.body() = std::to_string(x.req.body().size());
+  };
+  server.route("/put", record);
+  server.route("/r307", [](exchange& x) {
+    x.res.result(http::status::temporary_redirect);
+    x.res.set(http::field::location, "/put");
+  });
+  server.route("/r303", [](exchange& x) {
+    x.res.result(http::status::see_other);
+    x.res.set(http::field::location, "/put");
+  });
+  server.route("/flaky", [&](exchange& x) {
+    if (flaky++ == 0) {
+      x.res.result(http::status::service_unavailable);
+      x.res.set(http::field::retry_after, "0");
+      return;
+    }
+    record(x);
+  });
+  fanout::session_options o;
+  o.retry.max_attempts = 2;
+  o.retry.initial_backoff = 1ms;
+  run_session(o, [&](fanout::session& s) -> asio::awaitable<void> {
+    for (auto const* path : {"/put", "/r307", "/r303", "/flaky"}) {
+      INFO(path);
+      fanout::request req{
+          .method = "PUT", .url = server.url(path), .upload = fanout::body::file(dir / "up.bin")};
+      auto r = co_await s.request(std::move(req));
+      CHECK(r.status() == 200);
+    }
+  });
+  std::lock_guard lock(m);
+  REQUIRE(lengths.size() == 4);
+  for (int i : {0, 1, 3}) {  // direct, after a 307 (sent again), after a 503 (retried)
+    INFO(i);
+    CHECK(methods[i] == "PUT");
+    CHECK(lengths[i] == std::to_string(data.size()));
+    CHECK(encodings[i].empty());
+    CHECK(same[i]);
+  }
+  CHECK(methods[2] == "GET");  // 303: a GET without the body
+  CHECK(lengths[2].empty());
+  CHECK_FALSE(same[2]);
+}
+
+TEST_CASE("upload: a producer's bytes go chunked, once", "[upload]") {
+  test_server server;
+  std::string got, encoding;
+  server.route("/put", [&](exchange& x) {
+    got = x.req.body();
+    encoding = x.req[http::field::transfer_encoding];
+  });
+  server.route("/r307", [](exchange& x) {
+    x.res.result(http::status::temporary_redirect);
+    x.res.set(http::field::location, "/put");
+  });
+  auto const data = noise(3 << 20, 10);
+  auto producer = [&data](std::size_t& at) {
+    return fanout::body::callback(
+        [&data, &at](std::span<std::byte> into) -> asio::awaitable<std::size_t> {
+          // Uneven pieces, a suspension each: the connection waits for the producer.
+          co_await sleep_for(0ms);
+          auto const n = std::min({into.size(), data.size() - at, std::size_t(100000)});
+          std::memcpy(into.data(), data.data() + at, n);
+          at += n;
+          co_return n;
+        });
+  };
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    std::size_t at = 0;
+    fanout::request req{.method = "POST", .url = server.url("/put"), .upload = producer(at)};
+    auto r = co_await s.request(std::move(req));
+    CHECK(r.status() == 200);
+    CHECK(encoding == "chunked");
+    CHECK(got == data);
+
+    // 307 needs the body again: a producer gives it once.
+    at = 0;
+    fanout::request again{.method = "POST", .url = server.url("/r307"), .upload = producer(at)};
+    auto refused = co_await s.try_request(std::move(again));
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == http_errc::redirect_refused);
+    CHECK(refused.error().message().find("body::callback") != std::string::npos);
+
+    // A producer that throws fails its request with its exception.
+    fanout::request throws{
+        .method = "POST",
+        .url = server.url("/put"),
+        .upload = fanout::body::callback([](std::span<std::byte>) -> asio::awaitable<std::size_t> {
+          throw std::runtime_error("no more data today");
+          co_return 0;
+        })};
+    auto thrown = co_await s.try_request(std::move(throws));
+    REQUIRE_FALSE(thrown);
+    CHECK(thrown.error().code() == errc::exception);
+    CHECK(thrown.error().message().find("no more data today") != std::string::npos);
+
+    // A missing file fails before any I/O; so does a body given twice.
+    auto const before = server.requests();
+    fanout::request missing{.method = "PUT",
+                            .url = server.url("/put"),
+                            .upload = fanout::body::file("/nonexistent/fanout/upload")};
+    auto none = co_await s.try_request(std::move(missing));
+    REQUIRE_FALSE(none);
+    CHECK(none.error().code() == std::errc::no_such_file_or_directory);
+    CHECK(none.error().message().find("/nonexistent/fanout/upload") != std::string::npos);
+    fanout::request both{.method = "PUT",
+                         .url = server.url("/put"),
+                         .body = "x",
+                         .upload = fanout::body::file("/etc/hostname")};
+    auto twice = co_await s.try_request(std::move(both));
+    REQUIRE_FALSE(twice);
+    CHECK(twice.error().code() == http_errc::invalid_request);
+    CHECK(server.requests() == before);
+  });
 }

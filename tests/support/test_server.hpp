@@ -186,7 +186,7 @@ class test_server {
     asio::steady_timer timer(io_);
     for (std::size_t served = 0;; ++served) {
       http::request_parser<http::string_body> parser;
-      parser.body_limit(64 << 20);
+      parser.body_limit(256 << 20);  // uploads of 100 MiB (download_test.cpp)
       boost::system::error_code ec;
       if (opts_.idle_close.count() > 0) {
         timer.expires_after(opts_.idle_close);

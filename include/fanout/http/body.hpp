@@ -6,7 +6,9 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -75,6 +77,70 @@ class body_sink {
   std::string path_;
   file_options file_{};
 };
+
+/// Produces a request body piece by piece (`body::callback`): writes the next bytes into
+/// `into` and returns how many, 0 at the end. Awaited one piece at a time, each only once the
+/// previous one is on its way (back-pressure); runs on the executor of the coroutine that
+/// awaits the request. An exception fails the request with it.
+using body_producer = std::function<boost::asio::awaitable<std::size_t>(std::span<std::byte> into)>;
+
+/// Where a request body comes from when it is not `request::body`: `request::upload`.
+class body_source {
+ public:
+  enum class kind : unsigned char { none, file, producer };
+
+  body_source() = default;
+  kind type() const noexcept { return kind_; }
+  const std::string& path() const noexcept { return path_; }
+  const body_producer& producer() const noexcept { return producer_; }
+  /// The producer's total length when known (sent as Content-Length); else chunked.
+  const std::optional<std::uint64_t>& length() const noexcept { return length_; }
+
+ private:
+  friend body_source file_source(std::string);
+  friend body_source producer_source(body_producer, std::optional<std::uint64_t>);
+  kind kind_ = kind::none;
+  std::string path_;
+  body_producer producer_;
+  std::optional<std::uint64_t> length_;
+};
+
+inline body_source file_source(std::string path) {
+  body_source s;
+  s.kind_ = body_source::kind::file;
+  s.path_ = std::move(path);
+  return s;
+}
+inline body_source producer_source(body_producer f, std::optional<std::uint64_t> length) {
+  body_source s;
+  s.kind_ = body_source::kind::producer;
+  s.producer_ = std::move(f);
+  s.length_ = length;
+  return s;
+}
+
+/// Request bodies that are not a string: `fanout::request{.method = "PUT", .url = u,
+/// .upload = fanout::body::file("/data/x.bin")}`.
+namespace body {
+
+/// The file at `path`, read in 256 KiB blocks on the session's writer thread, sent with
+/// `Content-Length` (its size when the request starts). Re-read from its start when the
+/// request is sent again (a retry, a 307/308 redirect, a stale keep-alive connection). A file
+/// that cannot be opened fails the request before any I/O; one that ends early while being
+/// sent (it shrank) fails it, never sending a short body under a longer Content-Length.
+inline body_source file(std::string path) {
+  return file_source(std::move(path));
+}
+
+/// The bytes `f` produces, sent chunked (or with `Content-Length: *length` when given: then
+/// producing more or fewer is an error). One-shot: such a request is not retried, and a
+/// 307/308 redirect of it fails with `http_errc::redirect_refused` (a 301/302/303 turns it
+/// into a GET without a body, as for any body).
+inline body_source callback(body_producer f, std::optional<std::uint64_t> length = std::nullopt) {
+  return producer_source(std::move(f), length);
+}
+
+}  // namespace body
 
 }  // namespace fanout
 

@@ -50,6 +50,9 @@ struct request {
   /// Where the response body goes: kept in the response (the default), to a callback piece by
   /// piece, or to a file (`body_sink`; `session::download` is the short way to a file).
   body_sink sink{};
+  /// A request body streamed from a file or a producer (`fanout::body::file`,
+  /// `fanout::body::callback`), instead of `body`/`json`, which must then be empty.
+  body_source upload{};
 };
 
 }  // namespace fanout

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -58,6 +59,25 @@ class exchange_sink {
   ~exchange_sink() = default;
 };
 
+/// Where a request body comes from when the session streams it (`request::upload`). The
+/// session implements it, a transport reads it; the message's head already says its framing
+/// (Content-Length, or Transfer-Encoding: chunked, which the transport then applies).
+class exchange_source {
+ public:
+  /// The next bytes of the body into `into` (not empty); `n` == 0: the body is complete.
+  /// `done` is never called inside `async_read` itself, always through its associated
+  /// executor; `into` stays valid until then. A code fails the exchange with it.
+  virtual void async_read(
+      std::span<char> into,
+      boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)> done) = 0;
+  /// Back to the first byte, for the body to be sent again (a stale connection's resend);
+  /// false when it cannot be (a one-shot producer that gave bytes already).
+  virtual bool rewind() = 0;
+
+ protected:
+  ~exchange_source() = default;
+};
+
 /// One exchange, as the session hands it to a transport: one hop's request, where it goes, its
 /// limits and deadline, and where its response goes. Everything it points to outlives the
 /// exchange (the session's coroutine awaits it).
@@ -80,6 +100,8 @@ struct exchange_request {
   /// of a body it takes is `max_sink_body`, not `max_body`.
   exchange_sink* sink = nullptr;
   std::uint64_t max_sink_body = 0;  ///< bytes (as received); only with `sink`
+  /// The request's body when streamed (the message's own body is then empty); null: none.
+  exchange_source* upload = nullptr;
   /// The transport fills what it measures: pool_wait, dns, connect, tls, ttfb, body, reused,
   /// tls_resumed (the session sets `total`).
   timings* t = nullptr;

@@ -3,6 +3,8 @@
 
 #include <fanout/config.hpp>
 #include <fanout/core/detail/deadline_guard.hpp>
+#include <fanout/http/detail/body/body_target.hpp>
+#include <fanout/http/detail/body/upload_source.hpp>
 #include <fanout/http/detail/http1/transport.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
 #include <fanout/http/detail/sansio/header_values.hpp>
@@ -12,7 +14,6 @@
 #include <fanout/http/detail/sansio/request_builder.hpp>
 #include <fanout/http/detail/sansio/resume.hpp>
 #include <fanout/http/detail/sansio/retry_decision.hpp>
-#include <fanout/http/detail/sink/body_target.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/transport.hpp>
 #include <fanout/http/url.hpp>
@@ -249,6 +250,19 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     std::string what;
   };
 
+  // The head of a streamed request body: its length, or chunked (RFC 9112 §6.1) when unknown.
+  static void frame_upload(request_message& m, std::optional<std::uint64_t> length) {
+    namespace http = boost::beast::http;
+    m.body().clear();
+    if (length) {
+      m.erase(http::field::transfer_encoding);
+      m.set(http::field::content_length, std::to_string(*length));
+    } else {
+      m.erase(http::field::content_length);
+      m.set(http::field::transfer_encoding, "chunked");
+    }
+  }
+
   // Prepares `target` for the attempt about to be made with `m`: refuses to overwrite a file,
   // asks for the rest of a `.part` to resume, and what coding to ask for and undo.
   static step_failure prepare_target(body_target& target, const file_options& file,
@@ -360,11 +374,17 @@ inline boost::asio::awaitable<session::result_type> session_impl::run(
     return invalid(std::move(req), "request::sink is a callback sink without a callback");
   if (req.sink.type() == body_sink::kind::file && req.sink.path().empty())
     return invalid(std::move(req), "request::sink is a file sink without a path");
+  if (req.upload.type() != body_source::kind::none && (req.json || !req.body.empty()))
+    return invalid(std::move(req), "request::upload with a body or json as well: choose one");
+  if (req.upload.type() == body_source::kind::producer && !req.upload.producer())
+    return invalid(std::move(req), "request::upload is a callback without a producer");
   bool const raise = req.raise_for_status.value_or(options_.raise_for_status);
   retry_policy const policy = req.retry.value_or(options_.retry);
-  bool const may_repeat =
-      policy.max_attempts > 1 && (is_idempotent(req.method) ||
-                                  req.retry_non_idempotent.value_or(options_.retry_non_idempotent));
+  // A producer's body is given once: such a request is never repeated.
+  bool const may_repeat = policy.max_attempts > 1 &&
+                          req.upload.type() != body_source::kind::producer &&
+                          (is_idempotent(req.method) ||
+                           req.retry_non_idempotent.value_or(options_.retry_non_idempotent));
   if (!may_repeat) return run_once(std::move(self), std::move(req), std::nullopt, nullptr, raise);
   return run_retrying(std::move(self), std::move(req), policy, raise);
 }
@@ -486,6 +506,17 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       if (auto failed = prepare_target(*target, req.sink.options(), m, decompress); failed.ec)
         co_return fail(failed.ec, failed.what);
     }
+    std::optional<upload_source> upload;
+    if (req.upload.type() != body_source::kind::none) {
+      upload.emplace(upload_source::setup{.source = &req.upload,
+                                          .executor = ex,
+                                          .writer = req.upload.type() == body_source::kind::file
+                                                        ? writer_executor()
+                                                        : boost::asio::any_io_executor()});
+      std::string what;
+      if (auto ec = upload->open(what)) co_return fail(ec, what);
+      frame_upload(m, upload->length());
+    }
 
     // The session's proxies, or this request's own.
     proxy_settings own_proxies;
@@ -510,24 +541,33 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         if (auto failed = co_await wait_for_tokens(where.origin, deadline); failed.ec)
           co_return fail(failed.ec, failed.what);
       }
-      auto const sent_now = co_await transport_->async_exchange({.message = &m,
-                                                                 .where = &where,
-                                                                 .via = route.via,
-                                                                 .dial = &route.dial(where),
-                                                                 .url = current,
-                                                                 .shown = shown.view(),
-                                                                 .method = method,
-                                                                 .max_header = max_header_bytes(),
-                                                                 .max_body = max_body_bytes(),
-                                                                 .deadline = deadline,
-                                                                 .out = &got_back,
-                                                                 .sink = target,
-                                                                 .max_sink_body = max_sink_body(),
-                                                                 .t = &t});
+      auto const sent_now =
+          co_await transport_->async_exchange({.message = &m,
+                                               .where = &where,
+                                               .via = route.via,
+                                               .dial = &route.dial(where),
+                                               .url = current,
+                                               .shown = shown.view(),
+                                               .method = method,
+                                               .max_header = max_header_bytes(),
+                                               .max_body = max_body_bytes(),
+                                               .deadline = deadline,
+                                               .out = &got_back,
+                                               .sink = target,
+                                               .max_sink_body = max_sink_body(),
+                                               .upload = upload ? &*upload : nullptr,
+                                               .t = &t});
       attempts += sent_now.sent;
       sent += sent_now.sent;
       requests_.fetch_add(static_cast<std::size_t>(sent_now.sent), std::memory_order_relaxed);
       if (sent_now.ec) {
+        if (upload && !upload->what().empty()) {
+          auto r = fail(sent_now.ec, upload->what());
+          if (auto e = upload->exception())
+            r = result_type(boost::system::in_place_error,
+                            fanout::error(r.error().code(), r.error().message(), e));
+          co_return r;
+        }
         if (target && target->took()) co_return target_failure(sent_now.ec, sent_now.what);
         co_return fail(sent_now.ec, sent_now.what);
       }
@@ -541,6 +581,16 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         co_return fail(make_error_code(hop_next.error), hop_next.why);
       if (hop_next.action == hop_decision::follow) {
         apply_hop(hop_next, m, method);
+        if (upload && hop_next.to_get) {
+          upload.reset();     // 301/302/303 to GET: no body
+        } else if (upload) {  // 307/308: the same body again
+          if (!upload->rewind())
+            co_return fail(make_error_code(http_errc::redirect_refused),
+                           "a " + std::to_string(status) +
+                               " redirect needs the request body again, and a body::callback "
+                               "gives it once");
+          frame_upload(m, upload->length());
+        }
         where = std::move(hop_next.where);
         current = std::move(hop_next.url);
         shown.set(current);

@@ -42,11 +42,14 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <memory_resource>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 
@@ -190,8 +193,9 @@ class connection : public std::enable_shared_from_this<connection> {
     std::string_view method;
     block_ptr* out;
     fanout::timings* t;
-    exchange_sink* sink = nullptr;    ///< takes the final body as it arrives, if it wants it
-    std::uint64_t max_sink_body = 0;  ///< the limit of a body it takes
+    exchange_sink* sink = nullptr;      ///< takes the final body as it arrives, if it wants it
+    std::uint64_t max_sink_body = 0;    ///< the limit of a body it takes
+    exchange_source* upload = nullptr;  ///< the request's body, streamed after its head
   };
 
   /// Sends `*a.req` and reads the whole response into `*a.out`, all before `a.deadline`; or,
@@ -403,6 +407,12 @@ class connection : public std::enable_shared_from_this<connection> {
 
     void operator()(boost::system::error_code ec, std::size_t n = 0) {
       auto& c = *c_;
+      if (step_ == step::upload_read) {  // the source gave the next piece, or failed
+        if (ec) return finish(c.upload_failed(ec));
+        if (c.cancelled_ || c.timed_out_)  // while the source worked: no socket op to cancel
+          return finish(c.write_failed(boost::asio::error::operation_aborted));
+        return send_piece(n);
+      }
       if (step_ == step::sink) {  // the sink is done with the piece, or failed
         if (ec) return finish(c.sink_failed(ec));
         if (c.cancelled_ || c.timed_out_)  // while the sink worked: no socket op to cancel
@@ -414,12 +424,13 @@ class connection : public std::enable_shared_from_this<connection> {
       switch (step_) {
         case step::write:
           if (ec) return finish(c.write_failed(ec));
-          c.start_parser();
-          c.got_bytes_ = false;
-          c.close_after_ = false;
-          c.head_error_ = nullptr;
-          step_ = step::header;
-          return read_head();
+          if (c.args_.upload) return next_piece();
+          return begin_response();
+        case step::upload_write:
+          if (ec) return finish(c.write_failed(ec));
+          if (!c.upload_ended_) return next_piece();
+          return begin_response();
+        case step::upload_read: break;  // handled above
         case step::header:
           if (ec) return finish(c.read_done(c.head_read_failed(ec)));
           c.buffer_.commit(n);
@@ -443,7 +454,58 @@ class connection : public std::enable_shared_from_this<connection> {
     }
 
    private:
-    enum class step : unsigned char { write, header, body, sink };
+    enum class step : unsigned char { write, upload_read, upload_write, header, body, sink };
+
+    // The request is out: the response's head is next.
+    void begin_response() {
+      auto& c = *c_;
+      c.start_parser();
+      c.got_bytes_ = false;
+      c.close_after_ = false;
+      c.head_error_ = nullptr;
+      step_ = step::header;
+      read_head();
+    }
+
+    // Asks the source for the next piece of a streamed request body, into the upload buffer
+    // behind room for a chunk-size line.
+    void next_piece() {
+      auto& c = *c_;
+      if (!c.upload_buffer_) c.upload_buffer_ = std::make_unique<char[]>(upload_buffer_size);
+      step_ = step::upload_read;
+      c.args_.upload->async_read(
+          std::span<char>(c.upload_buffer_.get() + chunk_line_room, upload_piece_size), next());
+    }
+
+    // Writes the piece the source gave (n bytes; 0: the end), framed as a chunk when the head
+    // says chunked (RFC 9112 §7.1).
+    void send_piece(std::size_t n) {
+      auto& c = *c_;
+      char* const data = c.upload_buffer_.get() + chunk_line_room;
+      boost::asio::const_buffer out;
+      if (c.args_.req->chunked()) {
+        if (n == 0) {
+          static constexpr char last_chunk[] = "0\r\n\r\n";
+          out = boost::asio::buffer(last_chunk, sizeof last_chunk - 1);
+        } else {
+          char line[chunk_line_room];
+          int const len = std::snprintf(line, sizeof line, "%zx\r\n", n);
+          std::memcpy(data - len, line, static_cast<std::size_t>(len));
+          std::memcpy(data + n, "\r\n", 2);
+          out = boost::asio::buffer(data - len, static_cast<std::size_t>(len) + n + 2);
+        }
+      } else {
+        if (n == 0) return begin_response();
+        out = boost::asio::buffer(data, n);
+      }
+      c.upload_ended_ = n == 0;
+      step_ = step::upload_write;
+      c.with_stream([&](auto& stream) { asio::async_write(stream, out, next()); });
+    }
+
+    static constexpr std::size_t chunk_line_room = 24;  // "ffffffffffffffff\r\n"
+    static constexpr std::size_t upload_piece_size = 256 << 10;
+    static constexpr std::size_t upload_buffer_size = chunk_line_room + upload_piece_size + 2;
     exchange_op(connection& c, caller_handler handler, boost::asio::any_io_executor handler_ex,
                 const exchange_args& args, bool track_work)
         : c_(&c),
@@ -539,7 +601,10 @@ class connection : public std::enable_shared_from_this<connection> {
     auto const& req = *args_.req;
     wire_.clear();
     std::string_view body;
-    if (req.chunked()) {
+    upload_ended_ = false;
+    if (args_.upload) {  // the head only: the body follows from the source
+      serialize_message(req, wire_, true, ec);
+    } else if (req.chunked()) {
       serialize_message(req, wire_, false, ec);
     } else {
       serialize_message(req, wire_, true, ec);
@@ -656,6 +721,19 @@ class connection : public std::enable_shared_from_this<connection> {
     return o;
   }
 
+  // The request body's source failed: its code, as it gave it. The request is half-sent, so
+  // the connection goes.
+  outcome upload_failed(boost::system::error_code ec) {
+    disarm();
+    outcome o;
+    o.where = stage::write;
+    o.ec = o.raw = ec;
+    o.what = "the request body failed: " + ec.message();
+    tls_clean_ = false;
+    reusable_ = false;
+    return o;
+  }
+
   outcome write_failed(boost::system::error_code ec) {
     disarm();
     outcome o;
@@ -769,6 +847,8 @@ class connection : public std::enable_shared_from_this<connection> {
   clock::time_point sent_;
   clock::time_point head_done_;                 // the final head parsed
   std::size_t piece_used_ = 0;                  // the buffer bytes behind the piece the sink has
+  std::unique_ptr<char[]> upload_buffer_;       // a streamed request body's pieces (made when used)
+  bool upload_ended_ = false;                   // the source said the end; its last chunk is out
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
   bool cancelled_ = false;
   std::string wire_;          // the request's head (and small body) as sent

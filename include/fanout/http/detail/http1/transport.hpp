@@ -95,7 +95,8 @@ class http1_transport final : public transport {
                                          .out = x.out,
                                          .t = x.t,
                                          .sink = x.sink,
-                                         .max_sink_body = x.max_sink_body};
+                                         .max_sink_body = x.max_sink_body,
+                                         .upload = x.upload};
     auto const& dial = *x.dial;
     auto const& where = *x.where;
     int sent = 0;
@@ -150,6 +151,10 @@ class http1_transport final : public transport {
           co_return exchange_result{o.ec, "the session is closed", sent};
         co_return exchange_result{o.ec, std::move(o.what), sent};
       }
+      // A streamed body goes again from its start, when its source can give it again.
+      if (x.upload && !x.upload->rewind())
+        co_return exchange_result{
+            o.ec, std::move(o.what) + " (the request body cannot be sent again)", sent};
       stale_retries_.fetch_add(1, std::memory_order_relaxed);
       fresh_only = true;
     }

@@ -3,7 +3,7 @@
 
 // Resuming a download, as pure decisions: which validator goes in `If-Range`, what a
 // `Content-Range` says, and what to do with the `.part` given the answer (RFC 9110 §13.1.5,
-// §14.2, §14.4, §15.3.7, §15.5.17). The file I/O is in http/detail/sink/.
+// §14.2, §14.4, §15.3.7, §15.5.17). The file I/O is in http/detail/body/.
 
 #include <fanout/config.hpp>
 #include <fanout/http/detail/sansio/header_values.hpp>

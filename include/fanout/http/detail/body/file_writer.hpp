@@ -1,5 +1,5 @@
-#ifndef FANOUT_HTTP_DETAIL_SINK_FILE_WRITER_HPP
-#define FANOUT_HTTP_DETAIL_SINK_FILE_WRITER_HPP
+#ifndef FANOUT_HTTP_DETAIL_BODY_FILE_WRITER_HPP
+#define FANOUT_HTTP_DETAIL_BODY_FILE_WRITER_HPP
 
 // A download's file, as blocking POSIX calls: run on the session's writer thread, never on an
 // event loop. Bytes go to `<path>.part`; the response's validators to `<path>.part.meta` (for

@@ -1,5 +1,5 @@
-#ifndef FANOUT_HTTP_DETAIL_SINK_BODY_TARGET_HPP
-#define FANOUT_HTTP_DETAIL_SINK_BODY_TARGET_HPP
+#ifndef FANOUT_HTTP_DETAIL_BODY_BODY_TARGET_HPP
+#define FANOUT_HTTP_DETAIL_BODY_BODY_TARGET_HPP
 
 // Where a request's body goes when it is not kept in memory: the session's side of the
 // transport's `exchange_sink`. It decides which response's body it takes (`take`), undoes the
@@ -10,10 +10,10 @@
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
 #include <fanout/http/body.hpp>
+#include <fanout/http/detail/body/file_writer.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
 #include <fanout/http/detail/sansio/response_block.hpp>
 #include <fanout/http/detail/sansio/resume.hpp>
-#include <fanout/http/detail/sink/file_writer.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/transport.hpp>
 
