@@ -2,7 +2,8 @@
 # Downloads against a real nginx: starts one on loopback (a free ephemeral port, everything
 # under <work-dir>), serving 0 B, 1 B, 64 KiB and 64 MiB files of random bytes (and 1 GiB with
 # FANOUT_DL_1G=1) and an 8 MiB text file (also pre-gzipped), then runs the test binary with FANOUT_DL_BASE (the base
-# URL) and FANOUT_DL_CONTENT (the served directory, for the reference bytes); stops nginx.
+# URL), FANOUT_DL_CONTENT (the served directory, for the reference bytes) and FANOUT_DL_UPLOADS
+# (where a PUT to /upload/<name> lands); stops nginx.
 #   download_run.sh <test-binary> <work-dir> [test args...]
 # Environment: NGINX_BIN (default /usr/sbin/nginx), FANOUT_DL_1G (1: the 1 GiB file too; the
 # test then downloads it). Exit status: the test's.
@@ -73,6 +74,8 @@ done
 export FANOUT_DL_BASE="http://127.0.0.1:$port"
 export FANOUT_DL_CONTENT=$content
 export FANOUT_DL_SCRATCH=$dir/out
+export FANOUT_DL_UPLOADS=$dir/upload  # where nginx stores /upload/<name>
+rm -rf "$FANOUT_DL_UPLOADS"
 rm -rf "$FANOUT_DL_SCRATCH"
 mkdir -p "$FANOUT_DL_SCRATCH"
 status=0
