@@ -161,12 +161,7 @@ class body_target final : public exchange_sink {
       completed_ = true;
       co_return boost::system::error_code{};
     }
-    auto ec = co_await on_writer([this]() -> boost::system::error_code {
-      // 416 for the .part's length: it already holds everything.
-      if (!complete_)
-        if (auto e = flush_now()) return e;
-      return file_->commit(what_);
-    });
+    auto ec = co_await on_writer(file_step::commit);
     if (ec) co_return fail(ec, what_);
     completed_ = true;
     co_return ec;
@@ -252,7 +247,7 @@ class body_target final : public exchange_sink {
     else
       staged_.append(bytes);
     if (direct.empty() && staged_.size() < stage_size) co_return boost::system::error_code{};
-    auto ec = co_await on_writer([this, direct] { return flush_now(direct); });
+    auto ec = co_await on_writer(file_step::write, direct);
     if (ec) co_return fail(ec, what_);
     co_return ec;
   }
@@ -267,12 +262,23 @@ class body_target final : public exchange_sink {
     return ec;
   }
 
-  template <class F>
-  boost::asio::awaitable<boost::system::error_code> on_writer(F f) {
+  // What runs on the writer thread: the staged bytes (then `direct`) out, or, at the end,
+  // the rest out and the file into place. One function, not a lambda per use: each distinct
+  // callable would instantiate co_spawn's machinery again, in every unit that includes this.
+  enum class file_step : unsigned char { write, commit };
+  boost::system::error_code run_file_step(file_step step, std::string_view direct) {
+    if (step == file_step::write) return flush_now(direct);
+    // 416 for the .part's length: it already holds everything.
+    if (!complete_)
+      if (auto e = flush_now()) return e;
+    return file_->commit(what_);
+  }
+  boost::asio::awaitable<boost::system::error_code> on_writer(file_step step,
+                                                              std::string_view direct = {}) {
     return boost::asio::co_spawn(
         s_.writer,
-        [f = std::move(f)]() mutable -> boost::asio::awaitable<boost::system::error_code> {
-          co_return f();
+        [this, step, direct]() -> boost::asio::awaitable<boost::system::error_code> {
+          co_return run_file_step(step, direct);
         },
         boost::asio::use_awaitable);
   }

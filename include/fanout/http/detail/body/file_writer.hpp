@@ -22,9 +22,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,9 +58,10 @@ class file_writer {
   std::optional<part_file> find_part() const {
     struct stat st {};
     if (::stat(part_.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    std::ifstream in(meta_);
-    if (!in) return std::nullopt;
-    auto const meta = nlohmann::json::parse(in, nullptr, false);
+    std::string text;
+    if (!read_small(meta_, text)) return std::nullopt;
+    std::string_view const view(text);
+    auto const meta = nlohmann::json::parse(view.begin(), view.end(), nullptr, false);
     if (!meta.is_object()) return std::nullopt;
     part_file p;
     p.size = static_cast<std::uint64_t>(st.st_size);
@@ -80,12 +79,16 @@ class file_writer {
       // The sidecar first: a `.part` without its sidecar is never resumed; a stale sidecar
       // beside a new `.part` would be.
       ::unlink(meta_.c_str());
-      errno = 0;
-      nlohmann::json meta{{"etag", validators.etag}, {"last_modified", validators.last_modified}};
-      std::ofstream out(meta_, std::ios::trunc);
-      out << meta.dump();
-      out.close();
-      if (!out) return failed("writing " + meta_, what);
+      auto const meta =
+          nlohmann::json{{"etag", validators.etag}, {"last_modified", validators.last_modified}}
+              .dump();
+      int const fd = ::open(meta_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) return failed("writing " + meta_, what);
+      auto const n = ::write(fd, meta.data(), meta.size());
+      int const saved = errno;
+      ::close(fd);
+      errno = saved;
+      if (n != static_cast<ssize_t>(meta.size())) return failed("writing " + meta_, what);
     }
     fd_ =
         ::open(part_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
@@ -126,6 +129,29 @@ class file_writer {
   }
 
  private:
+  // A small file (the sidecar) whole; false when it cannot be read or is over 64 KiB.
+  static bool read_small(const std::string& path, std::string& out) {
+    int const fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[4096];
+    bool ok = true;
+    for (;;) {
+      auto const n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ok = n == 0;
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+      if (out.size() > (64u << 10)) {
+        ok = false;
+        break;
+      }
+    }
+    ::close(fd);
+    return ok;
+  }
+
   static boost::system::error_code failed(const std::string& doing, std::string& what) {
     boost::system::error_code ec(errno != 0 ? errno : EIO, boost::system::system_category());
     what = doing + ": " + ec.message();
