@@ -172,6 +172,8 @@ TEST_CASE("nginx: a download cut short resumes with Range and If-Range", "[nginx
           std::optional<std::string_view>("bytes " + std::to_string(part) + "-" +
                                           std::to_string(size - 1) + "/" + std::to_string(size)));
     CHECK(r.bytes_written() == size - part);
+    CHECK(r.timings().body > std::chrono::steady_clock::duration::zero());
+    CHECK(r.timings().body <= r.timings().total);
   });
   CHECK(file_sha256(path) == file_sha256(content + "/64m"));
   CHECK_FALSE(fs::exists(path + ".part"));

@@ -51,6 +51,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #if defined(__unix__) || defined(__APPLE__)
@@ -408,13 +409,13 @@ class connection : public std::enable_shared_from_this<connection> {
     void operator()(boost::system::error_code ec, std::size_t n = 0) {
       auto& c = *c_;
       if (step_ == step::upload_read) {  // the source gave the next piece, or failed
-        if (ec) return finish(c.upload_failed(ec));
+        if (ec) return finish(c.body_failed(ec, stage::write, "the request body"));
         if (c.cancelled_ || c.timed_out_)  // while the source worked: no socket op to cancel
           return finish(c.write_failed(boost::asio::error::operation_aborted));
         return send_piece(n);
       }
       if (step_ == step::sink) {  // the sink is done with the piece, or failed
-        if (ec) return finish(c.sink_failed(ec));
+        if (ec) return finish(c.body_failed(ec, stage::read, "the body sink"));
         if (c.cancelled_ || c.timed_out_)  // while the sink worked: no socket op to cancel
           return finish(c.read_done(boost::asio::error::operation_aborted));
         c.buffer_.consume(std::exchange(c.piece_used_, 0));
@@ -491,7 +492,8 @@ class connection : public std::enable_shared_from_this<connection> {
           char line[chunk_line_room];
           int const len = std::snprintf(line, sizeof line, "%zx\r\n", n);
           std::memcpy(data - len, line, static_cast<std::size_t>(len));
-          std::memcpy(data + n, "\r\n", 2);
+          data[n] = '\r';
+          data[n + 1] = '\n';
           out = boost::asio::buffer(data - len, static_cast<std::size_t>(len) + n + 2);
         }
       } else {
@@ -706,29 +708,19 @@ class connection : public std::enable_shared_from_this<connection> {
     return false;
   }
 
-  // The sink refused a piece: its code, as it gave it. The body is not read to its end, so
-  // the connection goes.
-  outcome sink_failed(boost::system::error_code ec) {
+  // The response's sink or the request's source failed: its code, as it gave it. The message
+  // is half-read or half-sent, so the connection goes.
+  outcome body_failed(boost::system::error_code ec, stage where, std::string_view who) {
     disarm();
     outcome o;
-    o.where = stage::read;
+    o.where = where;
     o.ec = o.raw = ec;
-    o.got_response_bytes = true;
-    o.what = "the body sink failed: " + ec.message();
-    parser_.reset();
-    builder_.discard();
-    tls_clean_ = false;
-    return o;
-  }
-
-  // The request body's source failed: its code, as it gave it. The request is half-sent, so
-  // the connection goes.
-  outcome upload_failed(boost::system::error_code ec) {
-    disarm();
-    outcome o;
-    o.where = stage::write;
-    o.ec = o.raw = ec;
-    o.what = "the request body failed: " + ec.message();
+    o.got_response_bytes = where == stage::read;
+    o.what = std::string(who) + " failed: " + ec.message();
+    if (where == stage::read) {
+      parser_.reset();
+      builder_.discard();
+    }
     tls_clean_ = false;
     reusable_ = false;
     return o;
