@@ -18,7 +18,7 @@ flags=(-std=c++20 -g -O1 -DNDEBUG -fsanitize=fuzzer,address,undefined
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(url response request)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(url response request decoder)
 for harness in "${harnesses[@]}"; do
   echo "== fuzz: $harness (${seconds} s)"
   clang++-14 "${flags[@]}" "$root/tests/fuzz/${harness}_fuzz.cpp" -o "$out/${harness}_fuzz" \
