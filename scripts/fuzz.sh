@@ -2,7 +2,7 @@
 # Builds the libFuzzer harnesses with clang-14 (ASan + UBSan) and runs each for a bounded time
 # on its corpus in tests/fuzz/corpus/. A crash leaves its input in build/fuzz/ and fails.
 #   scripts/fuzz.sh                 60 s per harness (FANOUT_FUZZ_SECONDS to change)
-#   scripts/fuzz.sh response        only the named harnesses (url, response, request)
+#   scripts/fuzz.sh response        only the named harnesses (url, response, request, decoder)
 # Needs clang-14 and libclang-rt-14-dev (apt-get install clang-14 libclang-rt-14-dev).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
