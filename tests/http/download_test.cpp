@@ -605,3 +605,44 @@ TEST_CASE("upload: a producer's bytes go chunked, once", "[upload]") {
     CHECK(server.requests() == before);
   });
 }
+
+TEST_CASE("a callback or a producer that never completes ends at the request's deadline",
+          "[download][upload][sink]") {
+  test_server server;
+  server.route("/big", [](exchange& x) { x.res.body() = std::string(1 << 20, 'b'); });
+  server.route("/put", [](exchange& x) { x.res.body() = "ok"; });
+  run_session(
+      {},
+      [&](fanout::session& s) -> asio::awaitable<void> {
+        auto forever = [](std::chrono::milliseconds d) -> asio::awaitable<void> {
+          asio::steady_timer t(co_await asio::this_coro::executor, d);
+          co_await t.async_wait(asio::use_awaitable);
+        };
+        fanout::request stuck_sink{.url = server.url("/big"),
+                                   .timeout = 300ms,
+                                   .sink = fanout::body_sink::callback(
+                                       [&](std::span<const std::byte>) -> asio::awaitable<void> {
+                                         co_await forever(1h);
+                                       })};
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = co_await s.try_request(std::move(stuck_sink));
+        REQUIRE_FALSE(r);
+        CHECK(r.error().code() == errc::timeout);
+        CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+
+        fanout::request stuck_upload{.method = "POST",
+                                     .url = server.url("/put"),
+                                     .timeout = 300ms,
+                                     .upload = fanout::body::callback(
+                                         [&](std::span<std::byte>) -> asio::awaitable<std::size_t> {
+                                           co_await forever(1h);
+                                           co_return 0;
+                                         })};
+        t0 = std::chrono::steady_clock::now();
+        auto u = co_await s.try_request(std::move(stuck_upload));
+        REQUIRE_FALSE(u);
+        CHECK(u.error().code() == errc::timeout);
+        CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+      },
+      std::chrono::seconds(10));
+}

@@ -21,9 +21,9 @@ namespace fanout {
 /// connection reads nothing more meanwhile: a slow callback slows the download instead of
 /// filling memory. It runs on the executor of the coroutine that awaits the request. An
 /// exception it throws fails the request with it (`errc::exception`, or the code of a
-/// `boost::system::system_error`); the rest of the body is not read. Cancellation and the
-/// request's deadline take effect when the piece in progress completes: a callback that never
-/// completes holds its request (it is not cancelled for you).
+/// `boost::system::system_error`); the rest of the body is not read. Cancelling the request,
+/// or its deadline, cancels the callback's own waits (terminal cancellation of the coroutine it
+/// runs in): the request ends with `errc::cancelled` or `errc::timeout`, never held by it.
 using body_callback = std::function<boost::asio::awaitable<void>(std::span<const std::byte>)>;
 
 /// How a file sink treats the file and its `.part` (see `session::download`).
@@ -84,7 +84,7 @@ class body_sink {
 /// `into` and returns how many, 0 at the end. Awaited one piece at a time, each only once the
 /// previous one is on its way (back-pressure); runs on the executor of the coroutine that
 /// awaits the request. An exception fails the request with it. As for `body_callback`,
-/// cancellation and the deadline take effect when the piece in progress completes.
+/// cancellation and the deadline reach the producer's own waits.
 using body_producer = std::function<boost::asio::awaitable<std::size_t>(std::span<std::byte> into)>;
 
 /// Where a request body comes from when it is not `request::body`: `request::upload`.

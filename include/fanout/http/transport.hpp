@@ -54,6 +54,9 @@ class exchange_sink {
   virtual void async_write(
       std::string_view piece,
       boost::asio::any_completion_handler<void(boost::system::error_code)> done) = 0;
+  /// The exchange was cancelled or timed out while a piece is in progress: end it soon (its
+  /// `done` with an error). Called on the transport's executor; must not throw.
+  virtual void cancel() noexcept {}
 
  protected:
   ~exchange_sink() = default;
@@ -73,6 +76,8 @@ class exchange_source {
   /// Back to the first byte, for the body to be sent again (a stale connection's resend);
   /// false when it cannot be (a one-shot producer that gave bytes already).
   virtual bool rewind() = 0;
+  /// As `exchange_sink::cancel`, for a read in progress.
+  virtual void cancel() noexcept {}
 
  protected:
   ~exchange_source() = default;

@@ -476,9 +476,15 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
   };
   auto const ex = co_await asio::this_coro::executor;
   std::optional<body_target> own_target;
+  // A stopped piece's own complaint is not the story when the request timed out or was
+  // cancelled: the transport's message is.
+  auto const stopped = [](boost::system::error_code ec) {
+    return ec == errc::timeout || ec == errc::cancelled;
+  };
   auto target_failure = [&](boost::system::error_code ec, std::string_view what) {
-    auto r = fail(ec, target->what().empty() ? what : std::string_view(target->what()));
-    if (auto e = target->exception())
+    auto r =
+        fail(ec, target->what().empty() || stopped(ec) ? what : std::string_view(target->what()));
+    if (auto e = target->exception(); e && !stopped(ec))
       r = result_type(boost::system::in_place_error,
                       fanout::error(r.error().code(), r.error().message(), e));
     return r;
@@ -561,7 +567,7 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       sent += sent_now.sent;
       requests_.fetch_add(static_cast<std::size_t>(sent_now.sent), std::memory_order_relaxed);
       if (sent_now.ec) {
-        if (upload && !upload->what().empty()) {
+        if (upload && !upload->what().empty() && !stopped(sent_now.ec)) {
           auto r = fail(sent_now.ec, upload->what());
           if (auto e = upload->exception())
             r = result_type(boost::system::in_place_error,

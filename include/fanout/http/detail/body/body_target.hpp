@@ -20,8 +20,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstddef>
@@ -51,7 +55,10 @@ class body_target final : public exchange_sink {
     bool follows_redirects = true;  ///< 3xx with a Location: not taken
   };
 
-  explicit body_target(setup s) : s_(std::move(s)), limit_(s_.limit ? s_.limit : UINT64_MAX) {
+  explicit body_target(setup s)
+      : s_(std::move(s)),
+        pieces_(boost::asio::make_strand(s_.executor)),
+        limit_(s_.limit ? s_.limit : UINT64_MAX) {
     if (s_.sink->type() == body_sink::kind::file)
       file_.emplace(s_.sink->path(), s_.sink->options());
   }
@@ -130,12 +137,24 @@ class body_target final : public exchange_sink {
   void async_write(
       std::string_view piece,
       boost::asio::any_completion_handler<void(boost::system::error_code)> done) override {
+    // Bound to a signal of ours: `cancel` reaches the callback's own waits.
     boost::asio::co_spawn(
-        s_.executor, write_piece(piece),
-        [done = std::move(done)](std::exception_ptr, boost::system::error_code ec) mutable {
-          auto const ex = boost::asio::get_associated_executor(done);
-          boost::asio::dispatch(ex, [done = std::move(done), ec]() mutable { done(ec); });
-        });
+        pieces_, write_piece(piece),
+        boost::asio::bind_cancellation_slot(
+            stop_->slot(),
+            [done = std::move(done)](std::exception_ptr, boost::system::error_code ec) mutable {
+              auto const ex = boost::asio::get_associated_executor(done);
+              boost::asio::dispatch(ex, [done = std::move(done), ec]() mutable { done(ec); });
+            }));
+  }
+
+  void cancel() noexcept override {
+    try {
+      // Emitted where the piece's coroutine runs; the signal outlives us if need be.
+      boost::asio::post(pieces_,
+                        [stop = stop_] { stop->emit(boost::asio::cancellation_type::terminal); });
+    } catch (...) {  // out of memory: the piece ends when it ends
+    }
   }
 
   // ---- after the exchange (the session's coroutine) ----
@@ -299,6 +318,11 @@ class body_target final : public exchange_sink {
   static constexpr std::size_t stage_size = 256 << 10;  // a file's write block
 
   setup s_;
+  // Where the pieces' coroutines run and `stop_` is emitted: one strand, so that a signal never
+  // races the coroutine it stops, whatever the request's executor (a thread pool too).
+  boost::asio::any_io_executor pieces_;
+  std::shared_ptr<boost::asio::cancellation_signal> stop_ =
+      std::make_shared<boost::asio::cancellation_signal>();
   std::uint64_t limit_;
   std::optional<file_writer> file_;
   std::optional<body_decoder> decoder_;

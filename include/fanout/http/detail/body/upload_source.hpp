@@ -15,8 +15,12 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -25,6 +29,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -41,7 +46,11 @@ class upload_source final : public exchange_source {
     boost::asio::any_io_executor writer;    ///< the session's file thread: files are read there
   };
 
-  explicit upload_source(setup s) : s_(std::move(s)) {}
+  explicit upload_source(setup s)
+      : s_(std::move(s)),
+        pieces_(s_.source->type() == body_source::kind::producer
+                    ? boost::asio::make_strand(s_.executor)
+                    : boost::asio::any_io_executor()) {}
   upload_source(const upload_source&) = delete;
   upload_source& operator=(const upload_source&) = delete;
   ~upload_source() {
@@ -86,8 +95,20 @@ class upload_source final : public exchange_source {
     };
     if (s_.source->type() == body_source::kind::file)
       boost::asio::co_spawn(s_.writer, read_file(into), std::move(complete));
-    else
-      boost::asio::co_spawn(s_.executor, produce(into), std::move(complete));
+    else  // bound to a signal of ours: `cancel` reaches the producer's own waits
+      boost::asio::co_spawn(
+          pieces_, produce(into),
+          boost::asio::bind_cancellation_slot(stop_->slot(), std::move(complete)));
+  }
+
+  // A file's read is one pread: it ends by itself. A producer is told where it runs.
+  void cancel() noexcept override {
+    if (s_.source->type() != body_source::kind::producer) return;
+    try {
+      boost::asio::post(pieces_,
+                        [stop = stop_] { stop->emit(boost::asio::cancellation_type::terminal); });
+    } catch (...) {
+    }
   }
 
   bool rewind() override {
@@ -166,6 +187,11 @@ class upload_source final : public exchange_source {
   }
 
   setup s_;
+  // Where the pieces' coroutines run and `stop_` is emitted: one strand, so that a signal never
+  // races the coroutine it stops, whatever the request's executor (a thread pool too).
+  boost::asio::any_io_executor pieces_;
+  std::shared_ptr<boost::asio::cancellation_signal> stop_ =
+      std::make_shared<boost::asio::cancellation_signal>();
   int fd_ = -1;
   std::uint64_t size_ = 0, offset_ = 0, produced_ = 0;
   std::string what_;

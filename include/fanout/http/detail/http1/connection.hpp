@@ -320,6 +320,13 @@ class connection : public std::enable_shared_from_this<connection> {
     cancelled_ = true;  // also stops a step whose operation has not started yet
     boost::system::error_code ignored;
     socket().cancel(ignored);
+    stop_body_parties();
+  }
+
+  // A sink or a source working on a piece has no socket operation to cancel: told instead.
+  void stop_body_parties() noexcept {
+    if (sink_busy_ && args_.sink) args_.sink->cancel();
+    if (source_busy_ && args_.upload) args_.upload->cancel();
   }
 
   // Installed in the caller's cancellation slot: hands the cancellation to the strand. A raw
@@ -408,16 +415,21 @@ class connection : public std::enable_shared_from_this<connection> {
 
     void operator()(boost::system::error_code ec, std::size_t n = 0) {
       auto& c = *c_;
+      // Cancelled or timed out while the source or the sink worked (no socket operation was
+      // pending: they were told to stop, see cancel_exchange): that is the outcome, whatever
+      // error the stopped piece reports.
       if (step_ == step::upload_read) {  // the source gave the next piece, or failed
-        if (ec) return finish(c.body_failed(ec, stage::write, "the request body"));
-        if (c.cancelled_ || c.timed_out_)  // while the source worked: no socket op to cancel
+        c.source_busy_ = false;
+        if (c.cancelled_ || c.timed_out_)
           return finish(c.write_failed(boost::asio::error::operation_aborted));
+        if (ec) return finish(c.body_failed(ec, stage::write, "the request body"));
         return send_piece(n);
       }
       if (step_ == step::sink) {  // the sink is done with the piece, or failed
-        if (ec) return finish(c.body_failed(ec, stage::read, "the body sink"));
-        if (c.cancelled_ || c.timed_out_)  // while the sink worked: no socket op to cancel
+        c.sink_busy_ = false;
+        if (c.cancelled_ || c.timed_out_)
           return finish(c.read_done(boost::asio::error::operation_aborted));
+        if (ec) return finish(c.body_failed(ec, stage::read, "the body sink"));
         c.buffer_.consume(std::exchange(c.piece_used_, 0));
         return stream_body();
       }
@@ -474,6 +486,7 @@ class connection : public std::enable_shared_from_this<connection> {
       auto& c = *c_;
       if (!c.upload_buffer_) c.upload_buffer_ = std::make_unique<char[]>(upload_buffer_size);
       step_ = step::upload_read;
+      c.source_busy_ = true;
       c.args_.upload->async_read(
           std::span<char>(c.upload_buffer_.get() + chunk_line_room, upload_piece_size), next());
     }
@@ -571,6 +584,7 @@ class connection : public std::enable_shared_from_this<connection> {
         if (auto const piece = c.parser_->take_piece(); !piece.empty()) {
           c.piece_used_ = used;
           step_ = step::sink;
+          c.sink_busy_ = true;
           return c.args_.sink->async_write(piece, next());
         }
         c.buffer_.consume(used);
@@ -796,6 +810,7 @@ class connection : public std::enable_shared_from_this<connection> {
           c->timed_out_ = true;
           boost::system::error_code ignored;
           c->socket().cancel(ignored);
+          c->stop_body_parties();
         });
   }
   boost::system::error_code timed_out(boost::system::error_code ec) const noexcept {
@@ -841,6 +856,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t piece_used_ = 0;                  // the buffer bytes behind the piece the sink has
   std::unique_ptr<char[]> upload_buffer_;       // a streamed request body's pieces (made when used)
   bool upload_ended_ = false;                   // the source said the end; its last chunk is out
+  bool sink_busy_ = false;                      // the sink has a piece (its done is pending)
+  bool source_busy_ = false;                    // the source is reading a piece
   std::atomic<std::uint64_t> exchange_gen_{0};  // read by cancellers off the strand
   bool cancelled_ = false;
   std::string wire_;          // the request's head (and small body) as sent
