@@ -263,6 +263,72 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     }
   }
 
+  // One attempt's streamed bodies: the response's target (the retry loop's, or made here) and
+  // the request's upload.
+  struct attempt_bodies {
+    explicit attempt_bodies(body_target* across_attempts) noexcept : target(across_attempts) {}
+    body_target* target;
+    std::optional<body_target> own_target;
+    std::optional<upload_source> upload;
+
+    exchange_source* source() noexcept { return upload ? &*upload : nullptr; }
+    bool streamed() const noexcept { return target && target->took(); }
+
+    // A followed redirect: 301/302/303 made a GET without a body; 307/308 send it again.
+    step_failure redirected(bool to_get, int status, request_message& m) {
+      if (!upload) return {};
+      if (to_get) {
+        upload.reset();
+        return {};
+      }
+      if (!upload->rewind())
+        return {make_error_code(http_errc::redirect_refused),
+                "a " + std::to_string(status) +
+                    " redirect needs the request body again, and a body::callback gives it once"};
+      frame_upload(m, upload->length());
+      return {};
+    }
+
+    // Why an exchange (or the target's finish) failed with `ec`: the upload's or the sink's
+    // own account when it has one, and the exception it threw. Not when the request timed out
+    // or was cancelled: a piece stopped for that complains of being stopped.
+    struct failure {
+      std::string_view what;
+      std::exception_ptr thrown;
+    };
+    failure why_failed(boost::system::error_code ec, std::string_view what) const {
+      if (ec == errc::timeout || ec == errc::cancelled) return {what, nullptr};
+      if (upload && !upload->what().empty()) return {upload->what(), upload->exception()};
+      if (target && target->took() && !target->what().empty())
+        return {target->what(), target->exception()};
+      return {what, nullptr};
+    }
+  };
+
+  // Sets up `b` for the attempt about to be made with `m`: the sink's target (see
+  // prepare_target) and the upload (its file opened, its framing in the head).
+  step_failure prepare_bodies(attempt_bodies& b, const fanout::request& req,
+                              const boost::asio::any_io_executor& ex, request_message& m,
+                              bool& decompress) {
+    if (!b.target && !req.sink.in_memory()) {
+      b.own_target.emplace(target_setup(req, ex, false));
+      b.target = &*b.own_target;
+    }
+    if (b.target)
+      if (auto failed = prepare_target(*b.target, req.sink.options(), m, decompress); failed.ec)
+        return failed;
+    if (req.upload.type() == body_source::kind::none) return {};
+    bool const file = req.upload.type() == body_source::kind::file;
+    b.upload.emplace(
+        upload_source::setup{.source = &req.upload,
+                             .executor = ex,
+                             .writer = file ? writer_executor() : boost::asio::any_io_executor()});
+    std::string what;
+    if (auto ec = b.upload->open(what)) return {ec, std::move(what)};
+    frame_upload(m, b.upload->length());
+    return {};
+  }
+
   // Prepares `target` for the attempt about to be made with `m`: refuses to overwrite a file,
   // asks for the rest of a `.part` to resume, and what coding to ask for and undo.
   static step_failure prepare_target(body_target& target, const file_options& file,
@@ -468,33 +534,17 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
   shown_url shown(current);
   int sent_here = 0;
   int& sent = sent_out ? *sent_out : sent_here;
-  auto fail = [&](boost::system::error_code ec, std::string_view what) {
+  auto fail = [&](boost::system::error_code ec, std::string_view what,
+                  std::exception_ptr thrown = nullptr) {
     std::string m;
     m.reserve(method.size() + shown.view().size() + what.size() + 3);
     m.append(method).append(" ").append(shown.view()).append(": ").append(what);
-    return result_type(boost::system::in_place_error, ec, std::move(m));
+    return result_type(boost::system::in_place_error, fanout::error(ec, std::move(m), thrown));
   };
   auto const ex = co_await asio::this_coro::executor;
-  std::optional<body_target> own_target;
-  // A stopped piece's own complaint is not the story when the request timed out or was
-  // cancelled: the transport's message is.
-  auto const stopped = [](boost::system::error_code ec) {
-    return ec == errc::timeout || ec == errc::cancelled;
-  };
-  auto target_failure = [&](boost::system::error_code ec, std::string_view what) {
-    auto r =
-        fail(ec, target->what().empty() || stopped(ec) ? what : std::string_view(target->what()));
-    if (auto e = target->exception(); e && !stopped(ec))
-      r = result_type(boost::system::in_place_error,
-                      fanout::error(r.error().code(), r.error().message(), e));
-    return r;
-  };
+  attempt_bodies bodies(target);
   try {
     if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
-    if (!target && !req.sink.in_memory()) {
-      own_target.emplace(target_setup(req, ex, false));
-      target = &*own_target;
-    }
     // The request message, built once and adjusted by redirects. Its fields live in this
     // frame: the usual handful of headers costs no allocation.
     std::array<std::byte, 512> field_storage;
@@ -508,21 +558,8 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       if (auto ec = build_request(method, current, req, options_, where, m, decompress, what))
         co_return fail(ec, what);
     }
-    if (target) {
-      if (auto failed = prepare_target(*target, req.sink.options(), m, decompress); failed.ec)
-        co_return fail(failed.ec, failed.what);
-    }
-    std::optional<upload_source> upload;
-    if (req.upload.type() != body_source::kind::none) {
-      upload.emplace(upload_source::setup{.source = &req.upload,
-                                          .executor = ex,
-                                          .writer = req.upload.type() == body_source::kind::file
-                                                        ? writer_executor()
-                                                        : boost::asio::any_io_executor()});
-      std::string what;
-      if (auto ec = upload->open(what)) co_return fail(ec, what);
-      frame_upload(m, upload->length());
-    }
+    if (auto failed = prepare_bodies(bodies, req, ex, m, decompress); failed.ec)
+      co_return fail(failed.ec, failed.what);
 
     // The session's proxies, or this request's own.
     proxy_settings own_proxies;
@@ -547,35 +584,27 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         if (auto failed = co_await wait_for_tokens(where.origin, deadline); failed.ec)
           co_return fail(failed.ec, failed.what);
       }
-      auto const sent_now =
-          co_await transport_->async_exchange({.message = &m,
-                                               .where = &where,
-                                               .via = route.via,
-                                               .dial = &route.dial(where),
-                                               .url = current,
-                                               .shown = shown.view(),
-                                               .method = method,
-                                               .max_header = max_header_bytes(),
-                                               .max_body = max_body_bytes(),
-                                               .deadline = deadline,
-                                               .out = &got_back,
-                                               .sink = target,
-                                               .max_sink_body = max_sink_body(),
-                                               .upload = upload ? &*upload : nullptr,
-                                               .t = &t});
+      auto const sent_now = co_await transport_->async_exchange({.message = &m,
+                                                                 .where = &where,
+                                                                 .via = route.via,
+                                                                 .dial = &route.dial(where),
+                                                                 .url = current,
+                                                                 .shown = shown.view(),
+                                                                 .method = method,
+                                                                 .max_header = max_header_bytes(),
+                                                                 .max_body = max_body_bytes(),
+                                                                 .deadline = deadline,
+                                                                 .out = &got_back,
+                                                                 .sink = bodies.target,
+                                                                 .max_sink_body = max_sink_body(),
+                                                                 .upload = bodies.source(),
+                                                                 .t = &t});
       attempts += sent_now.sent;
       sent += sent_now.sent;
       requests_.fetch_add(static_cast<std::size_t>(sent_now.sent), std::memory_order_relaxed);
       if (sent_now.ec) {
-        if (upload && !upload->what().empty() && !stopped(sent_now.ec)) {
-          auto r = fail(sent_now.ec, upload->what());
-          if (auto e = upload->exception())
-            r = result_type(boost::system::in_place_error,
-                            fanout::error(r.error().code(), r.error().message(), e));
-          co_return r;
-        }
-        if (target && target->took()) co_return target_failure(sent_now.ec, sent_now.what);
-        co_return fail(sent_now.ec, sent_now.what);
+        auto const why = bodies.why_failed(sent_now.ec, sent_now.what);
+        co_return fail(sent_now.ec, why.what, why.thrown);
       }
       response_access::bytes_received(resp) = sent_now.received;
 
@@ -587,16 +616,8 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         co_return fail(make_error_code(hop_next.error), hop_next.why);
       if (hop_next.action == hop_decision::follow) {
         apply_hop(hop_next, m, method);
-        if (upload && hop_next.to_get) {
-          upload.reset();     // 301/302/303 to GET: no body
-        } else if (upload) {  // 307/308: the same body again
-          if (!upload->rewind())
-            co_return fail(make_error_code(http_errc::redirect_refused),
-                           "a " + std::to_string(status) +
-                               " redirect needs the request body again, and a body::callback "
-                               "gives it once");
-          frame_upload(m, upload->length());
-        }
+        if (auto failed = bodies.redirected(hop_next.to_get, status, m); failed.ec)
+          co_return fail(failed.ec, failed.what);
         where = std::move(hop_next.where);
         current = std::move(hop_next.url);
         shown.set(current);
@@ -604,16 +625,18 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         continue;
       }
       // Transparent decompression, bounded by max_body_bytes (a sink's body: as it streamed).
-      bool const streamed = target && target->took();
-      if (decompress && !head && status != 204 && status != 304 && !streamed) {
+      if (decompress && !head && status != 204 && status != 304 && !bodies.streamed()) {
         std::string what;
         if (auto ec = decode_response(got_back, max_body_bytes(), what)) co_return fail(ec, what);
       }
       break;
     }
-    if (target) {
-      auto const finished = co_await finish_target(*target, resp, got_back);
-      if (finished.ec) co_return target_failure(finished.ec, finished.what);
+    if (bodies.target) {
+      auto const finished = co_await finish_target(*bodies.target, resp, got_back);
+      if (finished.ec) {
+        auto const why = bodies.why_failed(finished.ec, finished.what);
+        co_return fail(finished.ec, why.what, why.thrown);
+      }
     }
 
     response_access::attempts(resp) = attempts;
