@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -52,32 +53,35 @@ class body_sink {
   /// To `f`, piece by piece, at most `session_options::max_download_bytes`; the response's
   /// `body()` is empty.
   static body_sink callback(body_callback f) {
-    body_sink s;
-    s.kind_ = kind::callback;
-    s.callback_ = std::move(f);
-    return s;
+    return body_sink(state{kind::callback, std::move(f), {}, {}});
   }
   /// A 2xx body to the file `path`, as `session::download` writes it (through `<path>.part`,
   /// renamed into place when complete); another status's body stays in the response.
   static body_sink file(std::string path, file_options options = {}) {
-    body_sink s;
-    s.kind_ = kind::file;
-    s.path_ = std::move(path);
-    s.file_ = options;
-    return s;
+    return body_sink(state{kind::file, {}, std::move(path), options});
   }
 
-  kind type() const noexcept { return kind_; }
-  bool in_memory() const noexcept { return kind_ == kind::memory; }
-  const body_callback& on_piece() const noexcept { return callback_; }
-  const std::string& path() const noexcept { return path_; }
-  const file_options& options() const noexcept { return file_; }
+  kind type() const noexcept { return s_ ? s_->type : kind::memory; }
+  bool in_memory() const noexcept { return !s_; }
+  const body_callback& on_piece() const noexcept { return s_ ? s_->callback : none().callback; }
+  const std::string& path() const noexcept { return s_ ? s_->path : none().path; }
+  const file_options& options() const noexcept { return s_ ? s_->options : none().options; }
 
  private:
-  kind kind_ = kind::memory;
-  body_callback callback_;
-  std::string path_;
-  file_options file_{};
+  // Shared and immutable: a request (copied per attempt, moved along the way) carries a
+  // pointer, and the default is a null one.
+  struct state {
+    kind type;
+    body_callback callback;
+    std::string path;
+    file_options options;
+  };
+  explicit body_sink(state s) : s_(std::make_shared<const state>(std::move(s))) {}
+  static const state& none() noexcept {
+    static const state empty{kind::memory, {}, {}, {}};
+    return empty;
+  }
+  std::shared_ptr<const state> s_;
 };
 
 /// Produces a request body piece by piece (`body::callback`): writes the next bytes into
@@ -93,33 +97,36 @@ class body_source {
   enum class kind : unsigned char { none, file, producer };
 
   body_source() = default;
-  kind type() const noexcept { return kind_; }
-  const std::string& path() const noexcept { return path_; }
-  const body_producer& producer() const noexcept { return producer_; }
+  kind type() const noexcept { return s_ ? s_->type : kind::none; }
+  const std::string& path() const noexcept { return s_ ? s_->path : empty().path; }
+  const body_producer& producer() const noexcept { return s_ ? s_->producer : empty().producer; }
   /// The producer's total length when known (sent as Content-Length); else chunked.
-  const std::optional<std::uint64_t>& length() const noexcept { return length_; }
+  const std::optional<std::uint64_t>& length() const noexcept {
+    return s_ ? s_->length : empty().length;
+  }
 
  private:
   friend body_source file_source(std::string);
   friend body_source producer_source(body_producer, std::optional<std::uint64_t>);
-  kind kind_ = kind::none;
-  std::string path_;
-  body_producer producer_;
-  std::optional<std::uint64_t> length_;
+  struct state {  // shared and immutable, as body_sink's
+    kind type;
+    std::string path;
+    body_producer producer;
+    std::optional<std::uint64_t> length;
+  };
+  explicit body_source(state s) : s_(std::make_shared<const state>(std::move(s))) {}
+  static const state& empty() noexcept {
+    static const state none{kind::none, {}, {}, {}};
+    return none;
+  }
+  std::shared_ptr<const state> s_;
 };
 
 inline body_source file_source(std::string path) {
-  body_source s;
-  s.kind_ = body_source::kind::file;
-  s.path_ = std::move(path);
-  return s;
+  return body_source(body_source::state{body_source::kind::file, std::move(path), {}, {}});
 }
 inline body_source producer_source(body_producer f, std::optional<std::uint64_t> length) {
-  body_source s;
-  s.kind_ = body_source::kind::producer;
-  s.producer_ = std::move(f);
-  s.length_ = length;
-  return s;
+  return body_source(body_source::state{body_source::kind::producer, {}, std::move(f), length});
 }
 
 /// Request bodies that are not a string: `fanout::request{.method = "PUT", .url = u,

@@ -203,6 +203,7 @@ class connection : public std::enable_shared_from_this<connection> {
   /// when `a.sink` takes the final response's body, the head into `*a.out` and the body to the
   /// sink, piece by piece, reading no further while the sink works on one.
   /// Completes with an `outcome` through `token`'s executor; the I/O runs on `strand()`.
+  /// `a` (or, with a deferred token, the operation's copy of it) must outlive the operation.
   ///
   /// A composed operation, not a coroutine spawned on the strand: a keep-alive request then
   /// costs two hand-offs (onto the strand and back) instead of a coroutine, its launcher,
@@ -227,8 +228,8 @@ class connection : public std::enable_shared_from_this<connection> {
           // The caller's executor is taken here too, as an any_io_executor: asking the erased
           // handler for it later wraps it in an any_completion_executor, which does not fit
           // that one's small buffer (two allocations per exchange).
-          // The arguments travel with the operation: args_ is connection state, written on
-          // the strand only (this runs on the caller's thread).
+          // The arguments travel with the operation (by address: see async_exchange): args_ is
+          // connection state, written on the strand only (this runs on the caller's thread).
           exchange_op::launch(*this, caller_handler(std::move(handler)),
                               boost::asio::any_io_executor(std::move(ex)), args, !same_context);
         },
@@ -393,7 +394,7 @@ class connection : public std::enable_shared_from_this<connection> {
     // The first step: send the request.
     void operator()() {
       auto& c = *c_;
-      c.args_ = args_;
+      c.args_ = *args_;
       c.cancelled_ = false;
       c.arm(c.args_.deadline);
       c.sent_ = clock::now();
@@ -524,7 +525,7 @@ class connection : public std::enable_shared_from_this<connection> {
     exchange_op(connection& c, caller_handler handler, boost::asio::any_io_executor handler_ex,
                 const exchange_args& args, bool track_work)
         : c_(&c),
-          args_(args),
+          args_(&args),
           handler_(std::move(handler)),
           handler_ex_(std::move(handler_ex)),
           slot_(boost::asio::get_associated_cancellation_slot(handler_)) {
@@ -602,7 +603,9 @@ class connection : public std::enable_shared_from_this<connection> {
     }
 
     connection* c_;
-    exchange_args args_;  // copied into the connection by the first step, on the strand
+    // Copied into the connection by the first step, on the strand. A pointer: the operation
+    // is moved at every step, and the caller keeps the arguments until it completes.
+    const exchange_args* args_;
     caller_handler handler_;
     boost::asio::any_io_executor handler_ex_;  // the handler's own, kept from the initiation
     boost::asio::cancellation_slot slot_;
