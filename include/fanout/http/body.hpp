@@ -20,7 +20,8 @@ namespace fanout {
 /// (gzip/deflate undone unless the request asked for its own `Accept-Encoding`), in pieces of
 /// at most 64 KiB, in order. A piece is valid until the returned awaitable completes, and the
 /// connection reads nothing more meanwhile: a slow callback slows the download instead of
-/// filling memory. It runs on the executor of the coroutine that awaits the request. An
+/// filling memory. It runs on a strand of the executor of the coroutine that awaits the
+/// request (never two pieces at once, even on a thread pool). An
 /// exception it throws fails the request with it (`errc::exception`, or the code of a
 /// `boost::system::system_error`); the rest of the body is not read. Cancelling the request,
 /// or its deadline, cancels the callback's own waits (terminal cancellation of the coroutine it
@@ -86,9 +87,9 @@ class body_sink {
 
 /// Produces a request body piece by piece (`body::callback`): writes the next bytes into
 /// `into` and returns how many, 0 at the end. Awaited one piece at a time, each only once the
-/// previous one is on its way (back-pressure); runs on the executor of the coroutine that
-/// awaits the request. An exception fails the request with it. As for `body_callback`,
-/// cancellation and the deadline reach the producer's own waits.
+/// previous one is on its way (back-pressure); runs on a strand of the executor of the
+/// coroutine that awaits the request. An exception fails the request with it. As for
+/// `body_callback`, cancellation and the deadline reach the producer's own waits.
 using body_producer = std::function<boost::asio::awaitable<std::size_t>(std::span<std::byte> into)>;
 
 /// Where a request body comes from when it is not `request::body`: `request::upload`.
