@@ -65,7 +65,6 @@ class body_target final : public exchange_sink {
 
   // ---- before the exchange (the session's coroutine) ----
 
-  bool is_file() const noexcept { return file_.has_value(); }
   file_writer* file() noexcept { return file_ ? &*file_ : nullptr; }
 
   /// The next exchange asks for the body from `have` on, with `validator` in If-Range.
@@ -83,7 +82,7 @@ class body_target final : public exchange_sink {
     error_ = {};
     what_.clear();
     exception_ = nullptr;
-    decode_ = decoded_ = took_ = append_ = complete_ = false;
+    decode_ = took_ = append_ = complete_ = false;
   }
   /// True when the final response's body went to the sink and the file (if any) is in place.
   bool completed() const noexcept { return completed_; }
@@ -122,10 +121,7 @@ class body_target final : public exchange_sink {
       }
       if (auto const coding = head.find("content-encoding"); decode_ && coding) {
         auto const plan = plan_content_codings(*coding);
-        if (!plan.unsupported && !plan.undo.empty()) {
-          decoder_.emplace(plan, limit_);
-          decoded_ = true;
-        }
+        if (!plan.unsupported && !plan.undo.empty()) decoder_.emplace(plan, limit_);
       }
     } catch (...) {  // an allocation: the exchange fails with it at the first piece
       fail(make_error_code(std::errc::not_enough_memory), "out of memory starting the body");
@@ -162,7 +158,7 @@ class body_target final : public exchange_sink {
   bool took() const noexcept { return took_; }
   /// Whether any byte reached the caller or the file: then the request is not repeated.
   bool delivered() const noexcept { return written_ > 0 || (file_ && file_->is_open()); }
-  bool decoded() const noexcept { return decoded_; }
+  bool decoded() const noexcept { return decoder_.has_value(); }
   std::uint64_t written() const noexcept { return written_; }
   const std::string& what() const noexcept { return what_; }
   std::exception_ptr exception() const noexcept { return exception_; }
@@ -337,7 +333,6 @@ class body_target final : public exchange_sink {
   std::exception_ptr exception_;
   bool last_attempt_ = true;
   bool decode_ = false;
-  bool decoded_ = false;
   bool took_ = false;
   bool append_ = false;
   bool complete_ = false;
