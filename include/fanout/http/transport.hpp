@@ -94,9 +94,9 @@ struct exchange_request {
   const detail::proxy_endpoint* via = nullptr;  ///< the proxy to go through, or null
   /// What connections are keyed by: `*where`, or its proxied form when `via` is set.
   const url_parts* dial = nullptr;
-  std::string_view url;        ///< this hop's URL (with its password, if any)
-  std::string_view shown;      ///< the same as messages and `response::url()` show it (no password)
-  std::string_view method;     ///< as sent
+  std::string_view url{};      ///< this hop's URL (with its password, if any)
+  std::string_view shown{};    ///< the same as messages and `response::url()` show it (no password)
+  std::string_view method{};   ///< as sent
   std::size_t max_header = 0;  ///< the response's header block limit, in bytes
   std::size_t max_body = 0;    ///< the response's body limit, in bytes (as received)
   std::chrono::steady_clock::time_point deadline;  ///< for the whole exchange; max(): none

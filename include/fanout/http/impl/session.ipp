@@ -229,6 +229,27 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     return fanout::error(e.code(), context + ": " + e.message(), e.exception());
   }
 
+  // How long to wait before the next attempt after `last`, the `failures`th failure, or
+  // nullopt to stop: never once the session is closed or a sink has had bytes (`delivered`).
+  std::optional<std::chrono::milliseconds> retry_delay(const result_type& last,
+                                                       std::size_t failures,
+                                                       const retry_policy& policy,
+                                                       clock::time_point deadline, bool delivered,
+                                                       std::minstd_rand& random) const {
+    if (closed_.load() || delivered) return std::nullopt;
+    std::optional<std::chrono::nanoseconds> time_left;
+    if (deadline != clock::time_point::max()) time_left = deadline - clock::now();
+    return retry_wait(outcome_of(last), policy.max_backoff, backoff_delay(policy, failures, random),
+                      std::chrono::system_clock::now(), time_left);
+  }
+
+  // The proxies `req` goes through: the session's, or its own (made in `own`).
+  const proxy_settings& proxies_for(const fanout::request& req, proxy_settings& own) const {
+    if (!req.proxy) return proxies_;
+    own.http = own.https = make_proxy_rule(*req.proxy, "request::proxy");
+    return own;
+  }
+
   // What the retry decision sees of an attempt's result.
   static attempt_outcome outcome_of(const result_type& r) {
     if (r) return {.status = r->status(), .retry_after = r->header("retry-after")};
@@ -244,11 +265,39 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     return fanout::error(http_errc::http_status, std::move(m));
   }
 
-  // Why a step of a request failed: a classified code and a message naming the step.
+  // Why a step of a request failed: a classified code, a message naming the step, and the
+  // exception a caller's callable threw, if that is why.
   struct step_failure {
     boost::system::error_code ec;
     std::string what;
+    std::exception_ptr thrown = nullptr;
   };
+
+  // The item's error for request `method shown` that failed with `f`.
+  static result_type failed_result(std::string_view method, std::string_view shown,
+                                   step_failure f) {
+    std::string m;
+    m.reserve(method.size() + shown.size() + f.what.size() + 3);
+    m.append(method).append(" ").append(shown).append(": ").append(f.what);
+    return result_type(boost::system::in_place_error, fanout::error(f.ec, std::move(m), f.thrown));
+  }
+
+  // A request's last word on `r`, the outcome of `tries` attempts that sent `sent` requests
+  // since `start`: its counts and total time, `raise_for_status` applied when `raise`, and an
+  // error saying how many attempts it took.
+  static result_type finished(result_type r, int sent, clock::time_point start, bool raise,
+                              std::size_t tries) {
+    if (!r) {
+      if (tries <= 1) return r;
+      return result_type(boost::system::in_place_error, r.error().code(),
+                         r.error().message() + " (after " + std::to_string(tries) + " attempts)");
+    }
+    response_access::attempts(*r) = sent;
+    response_access::timings(*r).total = clock::now() - start;
+    if (raise && r->status() >= 400 && r->path().empty())
+      return result_type(boost::system::in_place_error, status_error(*r, tries));
+    return r;
+  }
 
   // The head of a streamed request body: its length, or chunked (RFC 9112 §6.1) when unknown.
   static void frame_upload(request_message& m, std::optional<std::uint64_t> length) {
@@ -289,19 +338,16 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
       return {};
     }
 
-    // Why an exchange (or the target's finish) failed with `ec`: the upload's or the sink's
+    // Why an exchange (or the target's finish) failed as `f` says: the upload's or the sink's
     // own account when it has one, and the exception it threw. Not when the request timed out
     // or was cancelled: a piece stopped for that complains of being stopped.
-    struct failure {
-      std::string_view what;
-      std::exception_ptr thrown;
-    };
-    failure why_failed(boost::system::error_code ec, std::string_view what) const {
-      if (ec == errc::timeout || ec == errc::cancelled) return {what, nullptr};
-      if (upload && !upload->what().empty()) return {upload->what(), upload->exception()};
+    step_failure why_failed(step_failure f) const {
+      if (f.ec == errc::timeout || f.ec == errc::cancelled) return f;
+      if (upload && !upload->what().empty())
+        return {f.ec, std::string(upload->what()), upload->exception()};
       if (target && target->took() && !target->what().empty())
-        return {target->what(), target->exception()};
-      return {what, nullptr};
+        return {f.ec, std::string(target->what()), target->exception()};
+      return f;
     }
   };
 
@@ -464,8 +510,6 @@ inline boost::asio::awaitable<session::result_type> session_impl::invalid(fanout
 inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
     std::shared_ptr<session_impl> self, fanout::request req, retry_policy policy, bool raise) {
   auto const within = window_for(req);
-  auto const start = within.start, deadline = within.deadline;
-  auto const context = [&] { return req.method + " " + redact(req.url); };
   int sent = 0;
   std::size_t tries = 0;
   result_type r(boost::system::in_place_error, make_error_code(errc::cancelled));
@@ -483,68 +527,42 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_retrying(
       co_return co_await run_once(self, std::move(copy), within, &sent, false,
                                   target ? &*target : nullptr);
     };
-    auto decide = [&](const result_type& last,
-                      std::size_t failures) -> std::optional<std::chrono::milliseconds> {
-      if (closed_.load()) return std::nullopt;
-      if (target && target->delivered()) return std::nullopt;  // bytes out: not again
-      std::optional<std::chrono::nanoseconds> time_left;
-      if (deadline != clock::time_point::max()) time_left = deadline - clock::now();
-      return retry_wait(outcome_of(last), policy.max_backoff,
-                        backoff_delay(policy, failures, random), std::chrono::system_clock::now(),
-                        time_left);
+    auto decide = [&](const result_type& last, std::size_t failures) {
+      bool const delivered = target && target->delivered();  // bytes out: not again
+      return retry_delay(last, failures, policy, within.deadline, delivered, random);
     };
     r = co_await with_retry(policy, attempt, decide);
     // The policy gave up before its last attempt on a status whose body it kept: the body is
     // the final one after all.
-    if (target && r && !target->took()) {
-      auto const ec = co_await target->deliver_kept(r->body());
-      if (ec)
-        r = result_type(boost::system::in_place_error,
-                        fanout::error(ec, context() + ": " + target->what(), target->exception()));
-    }
+    if (target && r && !target->took())
+      if (auto const ec = co_await target->deliver_kept(r->body()))
+        r = failed_result(req.method, redact(req.url), {ec, target->what(), target->exception()});
     // Cancelled during a backoff sleep: with_retry kept the last outcome, but the caller asked
     // to stop, and that is what we report.
     if ((co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none)
-      r = result_type(boost::system::in_place_error, make_error_code(errc::cancelled),
-                      context() + ": cancelled");
+      r = failed_result(req.method, redact(req.url),
+                        {make_error_code(errc::cancelled), "cancelled"});
   } catch (...) {
     r = result_type(boost::system::in_place_error,
                     current_exception_error(req.method, redact(req.url)));
   }
-
-  if (r) {
-    response_access::attempts(*r) = sent;
-    response_access::timings(*r).total = clock::now() - start;
-    if (raise && r->status() >= 400 && r->path().empty())
-      r = result_type(boost::system::in_place_error, status_error(*r, tries));
-  } else if (tries > 1) {
-    r = result_type(boost::system::in_place_error, r.error().code(),
-                    r.error().message() + " (after " + std::to_string(tries) + " attempts)");
-  }
-  co_return r;
+  co_return finished(std::move(r), sent, within.start, raise, tries);
 }
 
 inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     [[maybe_unused]] std::shared_ptr<session_impl> self, fanout::request req,
     std::optional<window> within, int* sent_out, bool raise, body_target* target) {
   if (!within) within = window_for(req);
-  auto const start = within->start, deadline = within->deadline;
   std::string current = std::move(req.url);
   std::string method = std::move(req.method);
   shown_url shown(current);
   int sent_here = 0;
   int& sent = sent_out ? *sent_out : sent_here;
-  auto fail = [&](boost::system::error_code ec, std::string_view what,
-                  std::exception_ptr thrown = nullptr) {
-    std::string m;
-    m.reserve(method.size() + shown.view().size() + what.size() + 3);
-    m.append(method).append(" ").append(shown.view()).append(": ").append(what);
-    return result_type(boost::system::in_place_error, fanout::error(ec, std::move(m), thrown));
-  };
+  auto fail = [&](step_failure f) { return failed_result(method, shown.view(), std::move(f)); };
   auto const ex = co_await asio::this_coro::executor;
   attempt_bodies bodies(target);
   try {
-    if (closed_.load()) co_return fail(make_error_code(errc::cancelled), "the session is closed");
+    if (closed_.load()) co_return fail({make_error_code(errc::cancelled), "the session is closed"});
     // The request message, built once and adjusted by redirects. Its fields live in this
     // frame: the usual handful of headers costs no allocation.
     std::array<std::byte, 512> field_storage;
@@ -556,56 +574,49 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
     {
       std::string what;
       if (auto ec = build_request(method, current, req, options_, where, m, decompress, what))
-        co_return fail(ec, what);
+        co_return fail({ec, std::move(what)});
     }
     if (auto failed = prepare_bodies(bodies, req, ex, m, decompress); failed.ec)
-      co_return fail(failed.ec, failed.what);
+      co_return fail(std::move(failed));
 
-    // The session's proxies, or this request's own.
-    proxy_settings own_proxies;
-    if (req.proxy)
-      own_proxies.http = own_proxies.https = make_proxy_rule(*req.proxy, "request::proxy");
-    const proxy_settings& proxies = req.proxy ? own_proxies : proxies_;
+    proxy_settings own_proxies;  // this request's own, when it has them
+    const proxy_settings& proxies = proxies_for(req, own_proxies);
     hop_state hop;
-
     response resp;
     block_ptr& got_back = response_access::block(resp);  // this hop's response
-    auto& t = response_access::timings(resp);
+    // What the transport gets; the hop's own fields are set in the loop.
+    exchange_request x{.message = &m,
+                       .where = &where,
+                       .max_header = max_header_bytes(),
+                       .max_body = max_body_bytes(),
+                       .deadline = within->deadline,
+                       .out = &got_back,
+                       .sink = bodies.target,
+                       .max_sink_body = max_sink_body(),
+                       .t = &response_access::timings(resp)};
     int attempts = 0;
     std::size_t redirects = 0;
     redirect_policy const redirect{.max_redirects = options_.max_redirects,
                                    .allow_https_downgrade = options_.allow_https_downgrade};
 
     for (;;) {  // one iteration per redirect hop
-      bool const head = method == "HEAD";
       auto const route = route_hop(proxies, where, m, hop);
-      if (route.error) co_return fail(make_error_code(http_errc::invalid_url), *route.error);
+      if (route.error) co_return fail({make_error_code(http_errc::invalid_url), *route.error});
       if (rate_limited()) {  // a coroutine only then: most sessions have no limits
-        if (auto failed = co_await wait_for_tokens(where.origin, deadline); failed.ec)
-          co_return fail(failed.ec, failed.what);
+        if (auto failed = co_await wait_for_tokens(where.origin, within->deadline); failed.ec)
+          co_return fail(std::move(failed));
       }
-      auto const sent_now = co_await transport_->async_exchange({.message = &m,
-                                                                 .where = &where,
-                                                                 .via = route.via,
-                                                                 .dial = &route.dial(where),
-                                                                 .url = current,
-                                                                 .shown = shown.view(),
-                                                                 .method = method,
-                                                                 .max_header = max_header_bytes(),
-                                                                 .max_body = max_body_bytes(),
-                                                                 .deadline = deadline,
-                                                                 .out = &got_back,
-                                                                 .sink = bodies.target,
-                                                                 .max_sink_body = max_sink_body(),
-                                                                 .upload = bodies.source(),
-                                                                 .t = &t});
+      x.via = route.via;
+      x.dial = &route.dial(where);
+      x.url = current;
+      x.shown = shown.view();
+      x.method = method;
+      x.upload = bodies.source();
+      auto const sent_now = co_await transport_->async_exchange(x);
       attempts += sent_now.sent;
       sent += sent_now.sent;
       requests_.fetch_add(static_cast<std::size_t>(sent_now.sent), std::memory_order_relaxed);
-      if (sent_now.ec) {
-        auto const why = bodies.why_failed(sent_now.ec, sent_now.what);
-        co_return fail(sent_now.ec, why.what, why.thrown);
-      }
+      if (sent_now.ec) co_return fail(bodies.why_failed({sent_now.ec, sent_now.what}));
       response_access::bytes_received(resp) = sent_now.received;
 
       int const status = got_back->status();
@@ -613,11 +624,11 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
           next_hop(status, is_redirect_status(status) ? got_back->find("location") : std::nullopt,
                    method, current, where, redirects, redirect);
       if (hop_next.action == hop_decision::refuse)
-        co_return fail(make_error_code(hop_next.error), hop_next.why);
+        co_return fail({make_error_code(hop_next.error), std::move(hop_next.why)});
       if (hop_next.action == hop_decision::follow) {
         apply_hop(hop_next, m, method);
         if (auto failed = bodies.redirected(hop_next.to_get, status, m); failed.ec)
-          co_return fail(failed.ec, failed.what);
+          co_return fail(std::move(failed));
         where = std::move(hop_next.where);
         current = std::move(hop_next.url);
         shown.set(current);
@@ -625,26 +636,18 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
         continue;
       }
       // Transparent decompression, bounded by max_body_bytes (a sink's body: as it streamed).
-      if (decompress && !head && status != 204 && status != 304 && !bodies.streamed()) {
+      if (decompress && method != "HEAD" && status != 204 && status != 304 && !bodies.streamed()) {
         std::string what;
-        if (auto ec = decode_response(got_back, max_body_bytes(), what)) co_return fail(ec, what);
+        if (auto ec = decode_response(got_back, max_body_bytes(), what))
+          co_return fail({ec, std::move(what)});
       }
       break;
     }
-    if (bodies.target) {
-      auto const finished = co_await finish_target(*bodies.target, resp, got_back);
-      if (finished.ec) {
-        auto const why = bodies.why_failed(finished.ec, finished.what);
-        co_return fail(finished.ec, why.what, why.thrown);
-      }
-    }
-
-    response_access::attempts(resp) = attempts;
+    if (bodies.target)
+      if (auto done = co_await finish_target(*bodies.target, resp, got_back); done.ec)
+        co_return fail(bodies.why_failed(std::move(done)));
     response_access::redirects(resp) = static_cast<int>(redirects);
-    t.total = clock::now() - start;
-    if (raise && resp.status() >= 400 && resp.path().empty())
-      co_return result_type(boost::system::in_place_error, status_error(resp, 1));
-    co_return result_type(std::move(resp));
+    co_return finished(result_type(std::move(resp)), attempts, within->start, raise, 1);
   } catch (...) {
     co_return result_type(boost::system::in_place_error,
                           current_exception_error(method, shown.view()));
