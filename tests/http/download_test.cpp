@@ -448,6 +448,38 @@ TEST_CASE("download: a file-size limit is a per-item error, the others finish",
   CHECK(fs::exists(dir / "a.part"));  // kept for a resume
 }
 
+TEST_CASE("download: a full disk (ENOSPC) is a per-item error, the others finish",
+          "[download][file]") {
+  test_server server;
+  scratch_dir dir;
+  auto const big = noise(1 << 20, 11), small = noise(100000, 12);
+  server.route("/big", [&](exchange& x) { x.res.body() = big; });
+  server.route("/small", [&](exchange& x) { x.res.body() = small; });
+  // The kernel's own full device: every write(2) to /dev/full fails with ENOSPC. Its `.part`
+  // is a symbolic link to it, which the download opens as it opens any `.part`.
+  REQUIRE(fs::exists("/dev/full"));
+  fs::create_symlink("/dev/full", dir / "full.part");
+  std::vector<fanout::result<fanout::response>> results;
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    std::vector<std::pair<std::string, std::string>> jobs{
+        {"/small", "a"}, {"/big", "full"}, {"/small", "b"}};
+    results = co_await fanout::gather(jobs, [&](const auto& job) {
+      return s.request(fanout::request{.url = server.url(job.first),
+                                       .sink = fanout::body_sink::file(dir / job.second)});
+    });
+  });
+  REQUIRE(results.size() == 3);
+  REQUIRE_FALSE(results[1]);
+  CHECK(results[1].error().code() ==
+        boost::system::error_code(ENOSPC, boost::system::system_category()));
+  CHECK(results[1].error().message().find("full.part") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "full"));
+  REQUIRE(results[0]);
+  REQUIRE(results[2]);
+  CHECK(slurp(dir / "a") == small);
+  CHECK(slurp(dir / "b") == small);
+}
+
 TEST_CASE("download: cancelled mid-body, the .part stays", "[download][file]") {
   test_server server;
   scratch_dir dir;
@@ -604,6 +636,57 @@ TEST_CASE("upload: a producer's bytes go chunked, once", "[upload]") {
     CHECK(twice.error().code() == http_errc::invalid_request);
     CHECK(server.requests() == before);
   });
+}
+
+TEST_CASE("upload: on a kept-alive connection the server dropped, a file goes again whole",
+          "[upload][stale]") {
+  test_server server;
+  scratch_dir dir;
+  auto const data = noise(3 << 20, 13);
+  std::ofstream(dir / "up.bin", std::ios::binary) << data;
+  std::mutex m;
+  std::vector<bool> same;
+  // The first request of a connection is answered; a later one on it is read whole, then the
+  // connection is dropped without a byte: a server that timed it out at that moment.
+  auto drops_reused = [&](exchange& x) {
+    if (x.connection_requests > 0) {
+      x.drop = true;
+      return;
+    }
+    std::lock_guard lock(m);
+    same.push_back(x.req.body() == data);
+  };
+  server.route("/hello", [](exchange& x) { x.res.body() = "hi"; });
+  server.route("/put", drops_reused);
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    co_await s.get(server.url("/hello"));  // the connection the PUT reuses
+    fanout::request put{
+        .method = "PUT", .url = server.url("/put"), .upload = fanout::body::file(dir / "up.bin")};
+    auto r = co_await s.request(std::move(put));
+    CHECK(r.status() == 200);
+    CHECK(r.attempts() == 2);
+    CHECK(s.stats().stale_retries == 1);
+
+    // A producer gives its body once: the same loss is an error that says so.
+    co_await s.get(server.url("/hello"));
+    int calls = 0;
+    fanout::request once{.method = "PUT",
+                         .url = server.url("/put"),
+                         .upload = fanout::body::callback(
+                             [&](std::span<std::byte> into) -> asio::awaitable<std::size_t> {
+                               if (calls++ > 0) co_return 0;
+                               auto const n = std::min(into.size(), std::size_t(1000));
+                               std::memset(into.data(), 'p', n);
+                               co_return n;
+                             })};
+    auto lost = co_await s.try_request(std::move(once));
+    REQUIRE_FALSE(lost);
+    CHECK(lost.error().message().find("cannot be sent again") != std::string::npos);
+    CHECK(calls == 2);  // one piece and the end, once
+  });
+  std::lock_guard lock(m);
+  REQUIRE(same.size() == 1);  // the re-sent PUT, on a fresh connection
+  CHECK(same[0]);
 }
 
 TEST_CASE("a callback or a producer that never completes ends at the request's deadline",
