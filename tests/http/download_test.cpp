@@ -345,6 +345,30 @@ TEST_CASE("download: resume after the server cuts the connection half-way",
   });
 }
 
+TEST_CASE("download: a .part whose sidecar is not ours starts over", "[download][file][resume]") {
+  test_server server;
+  scratch_dir dir;
+  served_file f;
+  f.body = noise(200000, 14);
+  f.install(server, "/file");
+  auto const path = dir / "file";
+  run_session({}, [&](fanout::session& s) -> asio::awaitable<void> {
+    fanout::file_options const resume{.resume = true};
+    // Valid JSON of the wrong shape, not JSON, an array: each is no sidecar at all.
+    for (auto const* meta : {R"({"etag": 5, "last_modified": ["x"]})", "{not json", "[1, 2]"}) {
+      INFO(meta);
+      std::ofstream(path + ".part", std::ios::binary) << f.body.substr(0, 1000);
+      std::ofstream(path + ".part.meta", std::ios::binary) << meta;
+      auto r = co_await s.download(server.url("/file"), path, resume);
+      CHECK(r.status() == 200);
+      CHECK(slurp(path) == f.body);
+      fs::remove(path);
+    }
+    std::lock_guard lock(f.m);
+    for (auto const& asked : f.ranges_asked) CHECK(asked.empty());
+  });
+}
+
 TEST_CASE("download: a changed file restarts; a .part already whole completes; a lie fails",
           "[download][file][resume]") {
   test_server server;

@@ -351,38 +351,45 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
     }
   };
 
-  // Sets up `b` for the attempt about to be made with `m`: the sink's target (see
-  // prepare_target) and the upload (its file opened, its framing in the head).
-  step_failure prepare_bodies(attempt_bodies& b, const fanout::request& req,
-                              const boost::asio::any_io_executor& ex, request_message& m,
-                              bool& decompress) {
+  static bool streams_bodies(const fanout::request& req) noexcept {
+    return !req.sink.in_memory() || req.upload.type() != body_source::kind::none;
+  }
+
+  // Sets up `b` for the attempt about to be made with `m`, when `streams_bodies(req)`: the
+  // sink's target (see prepare_target) and the upload (its file opened, its framing in the
+  // head). Files are looked at and opened on the writer thread.
+  boost::asio::awaitable<step_failure> prepare_bodies(attempt_bodies& b, const fanout::request& req,
+                                                      boost::asio::any_io_executor ex,
+                                                      request_message& m, bool& decompress) {
     if (!b.target && !req.sink.in_memory()) {
       b.own_target.emplace(target_setup(req, ex, false));
       b.target = &*b.own_target;
     }
-    if (b.target)
+    if (b.target) {
+      b.target->new_attempt();
+      if (b.target->file()) co_await b.target->look_on_disk();
       if (auto failed = prepare_target(*b.target, req.sink.options(), m, decompress); failed.ec)
-        return failed;
-    if (req.upload.type() == body_source::kind::none) return {};
+        co_return failed;
+    }
+    if (req.upload.type() == body_source::kind::none) co_return step_failure{};
     bool const file = req.upload.type() == body_source::kind::file;
     b.upload.emplace(
         upload_source::setup{.source = &req.upload,
                              .executor = ex,
                              .writer = file ? writer_executor() : boost::asio::any_io_executor()});
-    std::string what;
-    if (auto ec = b.upload->open(what)) return {ec, std::move(what)};
+    if (auto ec = co_await b.upload->open()) co_return step_failure{ec, b.upload->what()};
     frame_upload(m, b.upload->length());
-    return {};
+    co_return step_failure{};
   }
 
-  // Prepares `target` for the attempt about to be made with `m`: refuses to overwrite a file,
-  // asks for the rest of a `.part` to resume, and what coding to ask for and undo.
+  // Prepares `target` for the attempt about to be made with `m`, from what it found on disk:
+  // refuses to overwrite a file, asks for the rest of a `.part` to resume, and what coding to
+  // ask for and undo.
   static step_failure prepare_target(body_target& target, const file_options& file,
                                      request_message& m, bool& decompress) {
     namespace http = boost::beast::http;
-    target.new_attempt();
     if (auto* f = target.file()) {
-      if (!file.overwrite && f->target_exists())
+      if (!file.overwrite && target.found().target_exists)
         return {make_error_code(std::errc::file_exists),
                 f->path() + " exists (file_options::overwrite replaces it)"};
       // A range counts bytes of the representation as sent: a resumable download asks for
@@ -392,7 +399,7 @@ class session_impl : public std::enable_shared_from_this<session_impl> {
         decompress = false;
       }
       if (file.resume && m.find(http::field::range) == m.end()) {
-        auto const part = f->find_part();
+        auto const& part = target.found().part;
         auto const validator = part ? if_range_validator(part->validators) : std::nullopt;
         if (part && part->size > 0 && validator) {
           m.set(http::field::range, "bytes=" + std::to_string(part->size) + "-");
@@ -576,8 +583,9 @@ inline boost::asio::awaitable<session::result_type> session_impl::run_once(
       if (auto ec = build_request(method, current, req, options_, where, m, decompress, what))
         co_return fail({ec, std::move(what)});
     }
-    if (auto failed = prepare_bodies(bodies, req, ex, m, decompress); failed.ec)
-      co_return fail(std::move(failed));
+    if (streams_bodies(req))
+      if (auto failed = co_await prepare_bodies(bodies, req, ex, m, decompress); failed.ec)
+        co_return fail(std::move(failed));
 
     proxy_settings own_proxies;  // this request's own, when it has them
     const proxy_settings& proxies = proxies_for(req, own_proxies);

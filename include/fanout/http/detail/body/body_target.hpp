@@ -67,6 +67,16 @@ class body_target final : public exchange_sink {
 
   file_writer* file() noexcept { return file_ ? &*file_ : nullptr; }
 
+  /// What a file sink found on disk before an attempt (see `look_on_disk`).
+  struct on_disk {
+    bool target_exists = false;     ///< the path is there (a download then needs `overwrite`)
+    std::optional<part_file> part;  ///< a `.part` with its sidecar, to resume
+  };
+  /// A file sink: looks at the path and its `.part` on the writer thread, as a stat may wait
+  /// on a slow disk or a network file system. Then `found` says what is there.
+  boost::asio::awaitable<void> look_on_disk() { co_await on_writer(file_step::survey); }
+  const on_disk& found() const noexcept { return found_; }
+
   /// The next exchange asks for the body from `have` on, with `validator` in If-Range.
   void resuming(std::uint64_t have, std::string validator) {
     have_ = have;
@@ -280,8 +290,12 @@ class body_target final : public exchange_sink {
   // What runs on the writer thread: the staged bytes (then `direct`) out, or, at the end,
   // the rest out and the file into place. One function, not a lambda per use: each distinct
   // callable would instantiate co_spawn's machinery again, in every unit that includes this.
-  enum class file_step : unsigned char { write, commit };
+  enum class file_step : unsigned char { survey, write, commit };
   boost::system::error_code run_file_step(file_step step, std::string_view direct) {
+    if (step == file_step::survey) {
+      found_ = {.target_exists = file_->target_exists(), .part = file_->find_part()};
+      return {};
+    }
     if (step == file_step::write) return flush_now(direct);
     // 416 for the .part's length: it already holds everything.
     if (!complete_)
@@ -321,6 +335,7 @@ class body_target final : public exchange_sink {
       std::make_shared<boost::asio::cancellation_signal>();
   std::uint64_t limit_;
   std::optional<file_writer> file_;
+  on_disk found_;
   std::optional<body_decoder> decoder_;
   std::unique_ptr<char[]> room_;
   std::string staged_;

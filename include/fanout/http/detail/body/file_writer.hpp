@@ -2,8 +2,10 @@
 #define FANOUT_HTTP_DETAIL_BODY_FILE_WRITER_HPP
 
 // A download's file, as blocking POSIX calls: run on the session's writer thread, never on an
-// event loop. Bytes go to `<path>.part`; the response's validators to `<path>.part.meta` (for
-// a later resume); on success the `.part` is renamed over `<path>`. Any failure leaves the
+// event loop. Plain POSIX rather than Beast's file_posix, which opens without O_CLOEXEC (a
+// child process of the caller's would inherit every download's descriptor) and has no fsync. Bytes
+// go to `<path>.part`; the response's validators to `<path>.part.meta` (for a later resume); on
+// success the `.part` is renamed over `<path>`. Any failure leaves the
 // `.part` holding a correct prefix of the body (writes are in order, never reordered), so a
 // resume continues from its length.
 
@@ -62,11 +64,16 @@ class file_writer {
     if (!read_small(meta_, text)) return std::nullopt;
     std::string_view const view(text);
     auto const meta = nlohmann::json::parse(view.begin(), view.end(), nullptr, false);
-    if (!meta.is_object()) return std::nullopt;
+    // Not the shape we write (another program's file, an edit): no sidecar at all.
+    // (find is end() on what is not an object, a parse error's discarded value too)
+    auto const etag = meta.find("etag"), last_modified = meta.find("last_modified");
+    if (etag == meta.end() || !etag->is_string() || last_modified == meta.end() ||
+        !last_modified->is_string())
+      return std::nullopt;
     part_file p;
     p.size = static_cast<std::uint64_t>(st.st_size);
-    p.validators.etag = meta.value("etag", "");
-    p.validators.last_modified = meta.value("last_modified", "");
+    p.validators.etag = etag->get<std::string>();
+    p.validators.last_modified = last_modified->get<std::string>();
     return p;
   }
 

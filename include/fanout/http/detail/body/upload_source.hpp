@@ -21,6 +21,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -57,25 +58,14 @@ class upload_source final : public exchange_source {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  /// Before any I/O: opens the file and takes its size. Fails with errno's code, `what` naming
+  /// Before any I/O: opens the file and takes its size, on the writer thread (an open may
+  /// wait on a slow disk or a network file system). Fails with errno's code, `what()` naming
   /// the file.
-  boost::system::error_code open(std::string& what) {
-    if (s_.source->type() != body_source::kind::file) return {};
-    auto const& path = s_.source->path();
-    auto const cannot = [&](int e, std::string_view why) {
-      boost::system::error_code ec(e, boost::system::system_category());
-      what = "request::upload: cannot read " + path + ": " +
-             (why.empty() ? ec.message() : std::string(why));
-      return ec;
-    };
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) return cannot(errno, {});
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) return cannot(errno, {});
-    // Its size is its Content-Length: a pipe or a device has none (use body::callback).
-    if (!S_ISREG(st.st_mode)) return cannot(EINVAL, "not a regular file");
-    size_ = static_cast<std::uint64_t>(st.st_size);
-    return {};
+  boost::asio::awaitable<boost::system::error_code> open() {
+    if (s_.source->type() != body_source::kind::file) co_return boost::system::error_code{};
+    auto const opened =
+        co_await boost::asio::co_spawn(s_.writer, open_file(), boost::asio::use_awaitable);
+    co_return opened.ec;
   }
 
   /// The body's length when known (Content-Length); else it goes chunked.
@@ -128,6 +118,24 @@ class upload_source final : public exchange_source {
   piece failed(boost::system::error_code ec, std::string what) {
     what_ = std::move(what);
     return {ec, 0};
+  }
+
+  // On the writer thread.
+  boost::asio::awaitable<piece> open_file() {
+    auto const& path = s_.source->path();
+    auto const cannot = [&](int e, std::string_view why) {
+      boost::system::error_code ec(e, boost::system::system_category());
+      return failed(ec, "request::upload: cannot read " + path + ": " +
+                            (why.empty() ? ec.message() : std::string(why)));
+    };
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) co_return cannot(errno, {});
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) co_return cannot(errno, {});
+    // Its size is its Content-Length: a pipe or a device has none (use body::callback).
+    if (!S_ISREG(st.st_mode)) co_return cannot(EINVAL, "not a regular file");
+    size_ = static_cast<std::uint64_t>(st.st_size);
+    co_return piece{};
   }
 
   // On the writer thread. The size taken at open() is what the head announced: a file that
