@@ -11,6 +11,7 @@
 #include <fanout/core/error.hpp>
 #include <fanout/http/body.hpp>
 #include <fanout/http/detail/body/file_writer.hpp>
+#include <fanout/http/detail/body/writer_thread.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
 #include <fanout/http/detail/sansio/response_block.hpp>
 #include <fanout/http/detail/sansio/resume.hpp>
@@ -287,9 +288,9 @@ class body_target final : public exchange_sink {
     return ec;
   }
 
-  // What runs on the writer thread: the staged bytes (then `direct`) out, or, at the end,
-  // the rest out and the file into place. One function, not a lambda per use: each distinct
-  // callable would instantiate co_spawn's machinery again, in every unit that includes this.
+  // What runs on the writer thread: what is on disk looked at, the staged bytes (then
+  // `direct`) out, or, at the end, the rest out and the file into place. One function, not a
+  // lambda per use: each distinct callable instantiates the hop's machinery again.
   enum class file_step : unsigned char { survey, write, commit };
   boost::system::error_code run_file_step(file_step step, std::string_view direct) {
     if (step == file_step::survey) {
@@ -304,12 +305,8 @@ class body_target final : public exchange_sink {
   }
   boost::asio::awaitable<boost::system::error_code> on_writer(file_step step,
                                                               std::string_view direct = {}) {
-    return boost::asio::co_spawn(
-        s_.writer,
-        [this, step, direct]() -> boost::asio::awaitable<boost::system::error_code> {
-          co_return run_file_step(step, direct);
-        },
-        boost::asio::use_awaitable);
+    return async_run_on_writer<boost::system::error_code>(
+        s_.writer, [this, step, direct] { return run_file_step(step, direct); });
   }
 
   static fanout::error error_from_current_exception_of(std::exception_ptr e) {

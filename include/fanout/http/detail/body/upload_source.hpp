@@ -9,6 +9,7 @@
 #include <fanout/config.hpp>
 #include <fanout/core/error.hpp>
 #include <fanout/http/body.hpp>
+#include <fanout/http/detail/body/writer_thread.hpp>
 #include <fanout/http/error.hpp>
 #include <fanout/http/transport.hpp>
 
@@ -64,7 +65,7 @@ class upload_source final : public exchange_source {
   boost::asio::awaitable<boost::system::error_code> open() {
     if (s_.source->type() != body_source::kind::file) co_return boost::system::error_code{};
     auto const opened =
-        co_await boost::asio::co_spawn(s_.writer, open_file(), boost::asio::use_awaitable);
+        co_await async_run_on_writer<piece>(s_.writer, [this] { return open_file(); });
     co_return opened.ec;
   }
 
@@ -79,16 +80,20 @@ class upload_source final : public exchange_source {
   void async_read(std::span<char> into,
                   boost::asio::any_completion_handler<void(boost::system::error_code, std::size_t)>
                       done) override {
+    if (s_.source->type() == body_source::kind::file) {
+      auto const home = boost::asio::get_associated_executor(done);
+      run_on_writer(
+          s_.writer, home, [this, into] { return read_file(into); },
+          [done = std::move(done)](piece p) mutable { std::move(done)(p.ec, p.n); });
+      return;
+    }
     auto complete = [done = std::move(done)](std::exception_ptr, piece p) mutable {
       auto const ex = boost::asio::get_associated_executor(done);
       boost::asio::dispatch(ex, [done = std::move(done), p]() mutable { done(p.ec, p.n); });
     };
-    if (s_.source->type() == body_source::kind::file)
-      boost::asio::co_spawn(s_.writer, read_file(into), std::move(complete));
-    else  // bound to a signal of ours: `cancel` reaches the producer's own waits
-      boost::asio::co_spawn(
-          pieces_, produce(into),
-          boost::asio::bind_cancellation_slot(stop_->slot(), std::move(complete)));
+    // Bound to a signal of ours: `cancel` reaches the producer's own waits.
+    boost::asio::co_spawn(pieces_, produce(into),
+                          boost::asio::bind_cancellation_slot(stop_->slot(), std::move(complete)));
   }
 
   // A file's read is one pread: it ends by itself. A producer is told where it runs.
@@ -121,7 +126,7 @@ class upload_source final : public exchange_source {
   }
 
   // On the writer thread.
-  boost::asio::awaitable<piece> open_file() {
+  piece open_file() {
     auto const& path = s_.source->path();
     auto const cannot = [&](int e, std::string_view why) {
       boost::system::error_code ec(e, boost::system::system_category());
@@ -129,35 +134,35 @@ class upload_source final : public exchange_source {
                             (why.empty() ? ec.message() : std::string(why)));
     };
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) co_return cannot(errno, {});
+    if (fd_ < 0) return cannot(errno, {});
     struct stat st {};
-    if (::fstat(fd_, &st) != 0) co_return cannot(errno, {});
+    if (::fstat(fd_, &st) != 0) return cannot(errno, {});
     // Its size is its Content-Length: a pipe or a device has none (use body::callback).
-    if (!S_ISREG(st.st_mode)) co_return cannot(EINVAL, "not a regular file");
+    if (!S_ISREG(st.st_mode)) return cannot(EINVAL, "not a regular file");
     size_ = static_cast<std::uint64_t>(st.st_size);
-    co_return piece{};
+    return {};
   }
 
   // On the writer thread. The size taken at open() is what the head announced: a file that
   // grew is sent up to it, one that shrank fails the request (a short body under a longer
   // Content-Length would leave the server waiting, or take the next request's bytes).
-  boost::asio::awaitable<piece> read_file(std::span<char> into) {
+  piece read_file(std::span<char> into) {
     auto const want = static_cast<std::size_t>(
         std::min<std::uint64_t>(into.size(), size_ - std::min(size_, offset_)));
-    if (want == 0) co_return piece{};
+    if (want == 0) return {};
     for (;;) {
       auto const n = ::pread(fd_, into.data(), want, static_cast<off_t>(offset_));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         boost::system::error_code ec(errno, boost::system::system_category());
-        co_return failed(ec, "reading " + s_.source->path() + ": " + ec.message());
+        return failed(ec, "reading " + s_.source->path() + ": " + ec.message());
       }
       if (n == 0)
-        co_return failed(make_error_code(std::errc::io_error),
-                         s_.source->path() + " ended after " + std::to_string(offset_) + " of " +
-                             std::to_string(size_) + " bytes (it changed while being sent)");
+        return failed(make_error_code(std::errc::io_error),
+                      s_.source->path() + " ended after " + std::to_string(offset_) + " of " +
+                          std::to_string(size_) + " bytes (it changed while being sent)");
       offset_ += static_cast<std::uint64_t>(n);
-      co_return piece{{}, static_cast<std::size_t>(n)};
+      return {{}, static_cast<std::size_t>(n)};
     }
   }
 
