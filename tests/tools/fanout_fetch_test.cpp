@@ -176,9 +176,9 @@ TEST_CASE("fanout-fetch sends the method, headers and JSON body it is given") {
   CHECK(req.body() == R"({"k":1})");
 }
 
-TEST_CASE("fanout-fetch -o summary counts statuses, errors and connections") {
+TEST_CASE("fanout-fetch --format summary counts statuses, errors and connections") {
   test_server server;
-  auto r = fetch({"-o", "summary", server.url("/hello"), server.url("/hello"),
+  auto r = fetch({"--format", "summary", server.url("/hello"), server.url("/hello"),
                   server.url("/status/404"), "http://127.0.0.1:1/"});
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("requests: 4 in ") == 0);
@@ -205,7 +205,7 @@ TEST_CASE("fanout-fetch with fewer file descriptors than requests in flight wait
   test_server server;
   std::string input;
   for (int i = 0; i < 1000; ++i) input += server.url("/delay/20") + "\n";
-  auto r = fetch({"-c", "600", "-o", "summary", "-i", "-"}, input, "ulimit -n 256");
+  auto r = fetch({"-c", "600", "--format", "summary", "-i", "-"}, input, "ulimit -n 256");
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("requests: 1000 in ") == 0);
@@ -245,26 +245,26 @@ TEST_CASE("fanout-fetch --retries retries a 503, and only when asked") {
     }
   });
   const auto url = server.url("/flaky");
-  auto once = fetch({"-o", "jsonl", url});
+  auto once = fetch({"--format", "jsonl", url});
   CHECK(once.exit_code == 0);
   CHECK(without_ms(once.out) == ok_line(0, url, 503, 5));
   CHECK(hits.load() == 1);
 
   hits = 0;
-  auto retried = fetch({"-o", "jsonl", "--retries", "2", url});
+  auto retried = fetch({"--format", "jsonl", "--retries", "2", url});
   CHECK(retried.exit_code == 0);
   CHECK(without_ms(retried.out) == ok_line(0, url, 200, 4));
   CHECK(hits.load() == 2);
 
   hits = 0;
-  auto post = fetch({"-o", "jsonl", "--retries", "2", "-X", "POST", "-d", "x", url});
+  auto post = fetch({"--format", "jsonl", "--retries", "2", "-X", "POST", "-d", "x", url});
   CHECK(without_ms(post.out) == ok_line(0, url, 503, 5));  // POST is never retried
   CHECK(hits.load() == 1);
 }
 
 TEST_CASE("fanout-fetch --rate starts at most R requests per second per host") {
   test_server server;
-  std::vector<std::string> args{"-o", "jsonl", "--rate", "20"};
+  std::vector<std::string> args{"--format", "jsonl", "--rate", "20"};
   for (int i = 0; i < 10; ++i) args.push_back(server.url("/hello"));
   auto t0 = std::chrono::steady_clock::now();
   auto r = fetch(args);
@@ -318,7 +318,7 @@ TEST_CASE("fanout-fetch --proxy and --trust-env send the requests through a prox
   test_server server;
   fanout::test::fake_proxy proxy;
   const auto url = server.url("/hello");
-  auto r = fetch({"-o", "jsonl", "--proxy", proxy.url("user:pass"), url});
+  auto r = fetch({"--format", "jsonl", "--proxy", proxy.url("user:pass"), url});
   CHECK(r.exit_code == 0);
   CHECK(without_ms(r.out) == ok_line(0, url, 200, 11));
   REQUIRE(proxy.requests().size() == 1);
@@ -330,8 +330,8 @@ TEST_CASE("fanout-fetch --proxy and --trust-env send the requests through a prox
   const char* saved = std::getenv("http_proxy");
   std::string const old = saved ? saved : "";
   ::setenv("http_proxy", proxy.url().c_str(), 1);
-  auto ignored = fetch({"-o", "jsonl", url});
-  auto trusted = fetch({"-o", "jsonl", "--trust-env", url});
+  auto ignored = fetch({"--format", "jsonl", url});
+  auto trusted = fetch({"--format", "jsonl", "--trust-env", url});
   if (saved)
     ::setenv("http_proxy", old.c_str(), 1);
   else
@@ -342,7 +342,7 @@ TEST_CASE("fanout-fetch --proxy and --trust-env send the requests through a prox
   CHECK(server.requests() == 3);
 
   CHECK(fetch({"--proxy"}).exit_code == 2);
-  auto bad = fetch({"-o", "jsonl", "--proxy", "socks5://127.0.0.1:1", url});
+  auto bad = fetch({"--format", "jsonl", "--proxy", "socks5://127.0.0.1:1", url});
   CHECK(bad.exit_code == 1);
   CHECK(bad.out.find("invalid proxy URL") != std::string::npos);
   auto help = fetch({"--help"});
@@ -356,7 +356,7 @@ TEST_CASE("fanout-fetch sends a URL's userinfo as Basic and never prints its pas
     return url.insert(url.find("//") + 2, userinfo + "@");
   };
   const auto hello = server.url("/hello");
-  auto r = fetch({"-o", "jsonl", with_userinfo(hello, "user:s3cret"),
+  auto r = fetch({"--format", "jsonl", with_userinfo(hello, "user:s3cret"),
                   "http://user:s3cret@127.0.0.1:1/refused"});
   CHECK(r.exit_code == 1);
   auto const last = server.last_request();
@@ -373,4 +373,61 @@ TEST_CASE("fanout-fetch sends a URL's userinfo as Basic and never prints its pas
           0) == 0);
   CHECK(r.out.find("s3cret") == std::string::npos);
   CHECK(r.err.find("s3cret") == std::string::npos);
+}
+
+namespace {
+
+/// A fresh, empty directory for one test, removed by the destructor.
+struct scratch_dir {
+  fs::path path;
+  scratch_dir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("fanout-fetch-scratch-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~scratch_dir() { fs::remove_all(path); }
+  fs::path operator/(const std::string& name) const { return path / name; }
+};
+
+}  // namespace
+
+TEST_CASE("fanout-fetch -o FILE writes the JSON lines to FILE, --format says what stdout gets") {
+  test_server server;
+  scratch_dir dir;
+  const auto hello = server.url("/hello");
+  const auto expected = ok_line(0, hello, 200, 11) + ok_line(1, hello, 200, 11);
+
+  auto to_file = fetch({"-o", (dir / "out.jsonl").string(), hello, hello});
+  CHECK(to_file.exit_code == 0);
+  CHECK(to_file.out.empty());  // not a terminal: the format is jsonl, and the lines went to FILE
+  CHECK(without_ms(slurp(dir / "out.jsonl")) == expected);
+
+  // An existing file is truncated; the summary goes to stdout beside it.
+  auto both = fetch({"-o", (dir / "out.jsonl").string(), "--format", "summary", hello, hello});
+  CHECK(both.exit_code == 0);
+  CHECK(without_ms(slurp(dir / "out.jsonl")) == expected);
+  CHECK(both.out.find("requests: 2 in ") == 0);
+
+  auto dash = fetch({"-o", "-", hello});
+  CHECK(without_ms(dash.out) == ok_line(0, hello, 200, 11));
+}
+
+TEST_CASE("fanout-fetch refuses the old -o jsonl|summary and points to --format") {
+  for (std::string old : {"jsonl", "summary"}) {
+    auto r = fetch({"-o", old, "http://127.0.0.1:1/"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("use --format " + old) != std::string::npos);
+    CHECK(!fs::exists(old));
+  }
+  auto bad = fetch({"--format", "xml", "http://127.0.0.1:1/"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--format takes jsonl or summary") != std::string::npos);
+  auto unwritable = fetch({"-o", "/nonexistent-dir/out.jsonl", "http://127.0.0.1:1/"});
+  CHECK(unwritable.exit_code == 2);
+  CHECK(unwritable.err.find("cannot open /nonexistent-dir/out.jsonl") != std::string::npos);
+  auto help = fetch({"--help"});
+  CHECK(help.out.find("--format jsonl|summary") != std::string::npos);
+  CHECK(help.out.find("-o FILE") != std::string::npos);
 }

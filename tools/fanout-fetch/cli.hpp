@@ -20,9 +20,9 @@ namespace fetch_tool {
 inline constexpr std::string_view usage_text =
     R"(usage: fanout-fetch [URL ...] [-i FILE|-] [-c CONCURRENCY] [--per-host N] [--timeout SECONDS]
                     [-X METHOD] [-H 'Name: value']... [-d BODY | --json BODY] [--unordered]
-                    [--insecure] [--cacert FILE] [--max-redirects N] [-o jsonl|summary]
-                    [--retries N] [--rate PER_SECOND] [--proxy URL] [--trust-env]
-                    [--no-progress]
+                    [--insecure] [--cacert FILE] [--max-redirects N] [--retries N]
+                    [--rate PER_SECOND] [--proxy URL] [--trust-env] [--format jsonl|summary]
+                    [-o FILE] [--no-progress]
 
 Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
 
@@ -54,8 +54,16 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
   --trust-env        use the http_proxy, https_proxy and no_proxy environment variables (or
                      their upper-case forms; HTTP_PROXY not when REQUEST_METHOD is set, as in
                      CGI) for what --proxy leaves unset; ignored without this flag
-  -o jsonl|summary   one JSON object per URL (default when stdout is not a terminal), or
-                     counts and latency percentiles (default on a terminal)
+  --format jsonl|summary
+                     what standard output gets: one JSON line per URL (the default when it
+                     is not a terminal), or counts and latency percentiles (the default on
+                     a terminal): --format summary https://a/1 https://a/2
+  -o FILE            write the JSON lines to FILE (created or truncated) instead of standard
+                     output, which then gets only the summary, if any ('-' is standard
+                     output): -o results.jsonl --format summary -i urls.txt
+                     Breaking change: -o used to pick the format; -o jsonl and -o summary
+                     are now refused with a pointer to --format (-o ./jsonl for a file of
+                     that name)
   --no-progress      no progress line on standard error (never shown unless it is a terminal)
   -h, --help         this text
 
@@ -63,8 +71,8 @@ Output (jsonl), one line per URL in input order:
   {"index":0,"url":"http://...","status":200,"bytes":123,"ms":12.5,"error":null}
   {"index":1,"url":"...","status":null,"bytes":null,"ms":3.1,"error":{"code":"timeout","message":"..."}}
 
-Exit status: 0 when every request got a response (any status), 1 when at least one failed,
-2 on bad usage.
+Exit status: 0 when every request got a response (any status), 1 when at least one failed
+or the JSON lines could not be written, 2 on bad usage.
 )";
 
 /// What the command line asked for.
@@ -86,7 +94,8 @@ struct options {
   double rate = 0;                    ///< requests per second per host; 0 = unlimited
   std::string proxy;                  ///< empty = none
   bool trust_env = false;             ///< proxies from the environment
-  std::optional<std::string> output;  ///< "jsonl" or "summary"; unset = by terminal
+  std::optional<std::string> format;  ///< "jsonl" or "summary"; unset = by terminal
+  std::optional<std::string> output;  ///< -o FILE: the JSON lines go there; "-" = stdout
   bool progress = true;
   bool help = false;
 };
@@ -182,10 +191,18 @@ inline options parse(int argc, char** argv) {
       if (o.proxy.empty()) throw usage_error("--proxy needs a URL");
     } else if (arg == "--trust-env") {
       o.trust_env = true;
-    } else if (arg == "-o") {
+    } else if (arg == "--format") {
       auto v = value();
       if (v != "jsonl" && v != "summary")
-        throw usage_error("-o takes jsonl or summary, not '" + std::string(v) + "'");
+        throw usage_error("--format takes jsonl or summary, not '" + std::string(v) + "'");
+      o.format = std::string(v);
+    } else if (arg == "-o") {
+      auto v = value();
+      if (v == "jsonl" || v == "summary")
+        throw usage_error("-o now names the output file; for the format use --format " +
+                          std::string(v) + " (or -o ./" + std::string(v) +
+                          " for a file of that name)");
+      if (v.empty()) throw usage_error("-o needs a file name");
       o.output = std::string(v);
     } else if (arg == "--no-progress") {
       o.progress = false;

@@ -3,6 +3,7 @@
 
 #include "cli.hpp"
 #include "input.hpp"
+#include "output.hpp"
 #include "report.hpp"
 
 #include <fanout/fanout.hpp>
@@ -74,7 +75,14 @@ int main(int argc, char** argv) {
     if (isatty(STDIN_FILENO)) return usage("no URLs: give them as arguments, or with -i FILE|-");
     lines = &std::cin;
   }
-  const bool as_jsonl = o.output ? *o.output == "jsonl" : !isatty(STDOUT_FILENO);
+  const bool summary = o.format ? *o.format == "summary" : isatty(STDOUT_FILENO) != 0;
+  const bool to_file = o.output && *o.output != "-";
+  std::optional<fetch_tool::line_writer> jsonl_out;
+  if (to_file)
+    jsonl_out.emplace(*o.output, false);
+  else if (!summary)
+    jsonl_out.emplace(STDOUT_FILENO);
+  if (jsonl_out && !jsonl_out->error().empty()) return usage(jsonl_out->error());
   const bool show_progress = o.progress && isatty(STDERR_FILENO);
   std::ios::sync_with_stdio(false);
 
@@ -150,7 +158,7 @@ int main(int argc, char** argv) {
       ticker.expires_after(200ms);
       boost::system::error_code ec;
       co_await ticker.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      std::cout.flush();
+      if (jsonl_out) jsonl_out->flush();
       if (show_progress && !finished)
         fetch_tool::draw_progress(stderr, tally.done(), total, tally.errors(),
                                   seconds_since(started));
@@ -173,7 +181,7 @@ int main(int argc, char** argv) {
         rec.error = done->result.error();
       if (rec.end_of_input) continue;  // an item started before the input turned out to end
       tally.add(rec);
-      if (as_jsonl) std::cout << fetch_tool::jsonl(done->index, rec) << '\n';
+      if (jsonl_out) jsonl_out->add(fetch_tool::jsonl(done->index, rec));
     }
     finished = true;
     ticker.cancel();
@@ -189,7 +197,12 @@ int main(int argc, char** argv) {
     fetch_tool::draw_progress(stderr, tally.done(), total, tally.errors(), elapsed);
     std::fputc('\n', stderr);
   }
-  if (!as_jsonl) tally.print_summary(std::cout, elapsed, http->stats().connections_opened);
+  bool written = true;
+  if (jsonl_out && !jsonl_out->flush()) {
+    std::cerr << "fanout-fetch: " << jsonl_out->error() << "\n";
+    written = false;
+  }
+  if (summary) tally.print_summary(std::cout, elapsed, http->stats().connections_opened);
   std::cout.flush();
-  return tally.errors() == 0 ? 0 : 1;
+  return tally.errors() == 0 && written ? 0 : 1;
 }
