@@ -431,3 +431,50 @@ TEST_CASE("fanout-fetch refuses the old -o jsonl|summary and points to --format"
   CHECK(help.out.find("--format jsonl|summary") != std::string::npos);
   CHECK(help.out.find("-o FILE") != std::string::npos);
 }
+
+TEST_CASE("fanout-fetch --fail exits 1 when a status is >= 400, the lines unchanged") {
+  test_server server;
+  const auto hello = server.url("/hello");
+  const auto missing = server.url("/status/404");
+  const auto expected = ok_line(0, hello, 200, 11) + ok_line(1, missing, 404, 10);
+  auto plain = fetch({hello, missing});
+  CHECK(plain.exit_code == 0);
+  auto failing = fetch({"--fail", hello, missing});
+  CHECK(failing.exit_code == 1);
+  CHECK(without_ms(failing.out) == expected);
+  auto fine = fetch({"--fail", hello, server.url("/status/302")});
+  CHECK(fine.exit_code == 0);  // 3xx is not a failure (the redirect has no Location: returned)
+}
+
+TEST_CASE("fanout-fetch --max-filesize makes a larger body an item error body_too_large") {
+  test_server server;
+  const auto thousand = server.url("/bytes/1000");
+  auto at_limit = fetch({"--max-filesize", "1000", thousand});
+  CHECK(at_limit.exit_code == 0);
+  CHECK(without_ms(at_limit.out) == ok_line(0, thousand, 200, 1000));
+
+  auto over = fetch({"--max-filesize", "999", thousand, server.url("/chunked"), server.url("/gzip"),
+                     server.url("/hello")});
+  CHECK(over.exit_code == 1);
+  std::istringstream lines(without_ms(over.out));
+  std::vector<std::string> got;
+  for (std::string l; std::getline(lines, l);) got.push_back(l);
+  REQUIRE(got.size() == 4);
+  for (std::size_t i = 0; i < 3; ++i) {  // by Content-Length, chunked, and once decompressed
+    INFO(got[i]);
+    CHECK(got[i].find(R"("status":null,"bytes":null,"ms":0,"error":{"code":"body_too_large")") !=
+          std::string::npos);
+    CHECK(got[i].find("(the limit: --max-filesize 999)") != std::string::npos);
+  }
+  CHECK(got[3] + "\n" == ok_line(3, server.url("/hello"), 200, 11));
+
+  auto k = fetch({"--max-filesize", "1K", server.url("/bytes/1024"), server.url("/bytes/1025")});
+  CHECK(k.out.find(R"("bytes":1024,)") != std::string::npos);
+  CHECK(k.out.find(R"("code":"body_too_large")") != std::string::npos);
+
+  for (std::string bad : {"0", "-1", "ten", "10X", "99999999999G"}) {
+    auto r = fetch({"--max-filesize", bad, thousand});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("--max-filesize needs a number of bytes") != std::string::npos);
+  }
+}

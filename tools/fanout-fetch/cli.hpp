@@ -9,6 +9,7 @@
 
 #include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,7 +23,7 @@ inline constexpr std::string_view usage_text =
                     [-X METHOD] [-H 'Name: value']... [-d BODY | --json BODY] [--unordered]
                     [--insecure] [--cacert FILE] [--max-redirects N] [--retries N]
                     [--rate PER_SECOND] [--proxy URL] [--trust-env] [--format jsonl|summary]
-                    [-o FILE] [--no-progress]
+                    [-o FILE] [--fail] [--max-filesize BYTES] [--no-progress]
 
 Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
 
@@ -64,6 +65,11 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
                      Breaking change: -o used to pick the format; -o jsonl and -o summary
                      are now refused with a pointer to --format (-o ./jsonl for a file of
                      that name)
+  --fail             exit 1 also when a response's status is >= 400, as curl's --fail (the
+                     JSON lines are the same): --fail -i health-checks.txt
+  --max-filesize B   a body larger than B bytes (K, M, G: KiB, MiB, GiB) is an item error
+                     body_too_large; default: 64M for bodies read into memory, no limit
+                     for --output-dir files: --max-filesize 10M
   --no-progress      no progress line on standard error (never shown unless it is a terminal)
   -h, --help         this text
 
@@ -71,8 +77,8 @@ Output (jsonl), one line per URL in input order:
   {"index":0,"url":"http://...","status":200,"bytes":123,"ms":12.5,"error":null}
   {"index":1,"url":"...","status":null,"bytes":null,"ms":3.1,"error":{"code":"timeout","message":"..."}}
 
-Exit status: 0 when every request got a response (any status), 1 when at least one failed
-or the JSON lines could not be written, 2 on bad usage.
+Exit status: 0 when every request got a response (any status, unless --fail), 1 when at
+least one failed or the JSON lines could not be written, 2 on bad usage.
 )";
 
 /// What the command line asked for.
@@ -90,12 +96,14 @@ struct options {
   bool insecure = false;
   std::string cacert;
   std::size_t max_redirects = 10;
-  std::size_t retries = 0;            ///< attempts after the first
-  double rate = 0;                    ///< requests per second per host; 0 = unlimited
-  std::string proxy;                  ///< empty = none
-  bool trust_env = false;             ///< proxies from the environment
-  std::optional<std::string> format;  ///< "jsonl" or "summary"; unset = by terminal
-  std::optional<std::string> output;  ///< -o FILE: the JSON lines go there; "-" = stdout
+  std::size_t retries = 0;                    ///< attempts after the first
+  double rate = 0;                            ///< requests per second per host; 0 = unlimited
+  std::string proxy;                          ///< empty = none
+  bool trust_env = false;                     ///< proxies from the environment
+  std::optional<std::string> format;          ///< "jsonl" or "summary"; unset = by terminal
+  std::optional<std::string> output;          ///< -o FILE: the JSON lines go there; "-" = stdout
+  bool fail = false;                          ///< exit 1 on a status >= 400 too
+  std::optional<std::uint64_t> max_filesize;  ///< bytes; unset = the defaults
   bool progress = true;
   bool help = false;
 };
@@ -104,6 +112,26 @@ struct options {
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The power of two a size suffix stands for (K 2^10, M 2^20, G 2^30), or -1 for no suffix we know.
+inline int size_suffix_shift(std::string_view suffix) {
+  if (suffix.empty()) return 0;
+  if (suffix == "K" || suffix == "k") return 10;
+  if (suffix == "M") return 20;
+  if (suffix == "G") return 30;
+  return -1;
+}
+
+/// A number of bytes >= 1, optionally with a binary suffix: "512", "64K", "10M", "2G".
+inline std::uint64_t parse_bytes(std::string_view flag, std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  int shift = size_suffix_shift(text.substr(static_cast<std::size_t>(end - text.data())));
+  if (ec != std::errc() || shift < 0 || value == 0 || value > (UINT64_MAX >> shift))
+    throw usage_error(std::string(flag) + " needs a number of bytes >= 1 (K, M, G allowed), not '" +
+                      std::string(text) + "'");
+  return value << shift;
+}
 
 inline std::size_t parse_count(std::string_view flag, std::string_view text, std::size_t min) {
   std::size_t value = 0;
@@ -204,6 +232,10 @@ inline options parse(int argc, char** argv) {
                           " for a file of that name)");
       if (v.empty()) throw usage_error("-o needs a file name");
       o.output = std::string(v);
+    } else if (arg == "--fail") {
+      o.fail = true;
+    } else if (arg == "--max-filesize") {
+      o.max_filesize = parse_bytes(arg, value());
     } else if (arg == "--no-progress") {
       o.progress = false;
     } else if (arg.size() > 1 && arg.front() == '-') {

@@ -49,6 +49,13 @@ int usage(const std::string& message) {
   return 2;
 }
 
+// A body over the limit says which flag set it, in the tool's terms rather than the library's.
+fanout::error explain_limit(const fanout::error& e, std::uint64_t limit) {
+  if (e.code() != fanout::http_errc::body_too_large) return e;
+  return fanout::error(e.code(),
+                       e.message() + " (the limit: --max-filesize " + std::to_string(limit) + ")");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -91,6 +98,7 @@ int main(int argc, char** argv) {
   const auto per_host = o.per_host.value_or(o.concurrency);
   const auto timeout =
       std::chrono::milliseconds(static_cast<long long>(o.timeout_seconds * 1000 + 0.5));
+  const std::size_t memory_limit = o.max_filesize.value_or(std::size_t(64) << 20);
   std::optional<fanout::session> http;
   try {
     http.emplace(ctx, fanout::session_options{
@@ -99,6 +107,8 @@ int main(int argc, char** argv) {
                           .connect_timeout = std::min<std::chrono::milliseconds>(timeout, 10s),
                           .request_timeout = timeout,
                           .max_redirects = o.max_redirects,
+                          .max_body_bytes = memory_limit,
+                          .max_download_bytes = o.max_filesize.value_or(0),
                           .verify_tls = !o.insecure,
                           .ca_file = o.cacert,
                           .retry = {.max_attempts = o.retries + 1},
@@ -137,7 +147,7 @@ int main(int argc, char** argv) {
         rec.status = r->status();
         rec.bytes = r->body().size();
       } else {
-        rec.error = r.error();
+        rec.error = explain_limit(r.error(), memory_limit);
       }
     } catch (...) {
       rec.error = fanout::error_from_current_exception();
@@ -204,5 +214,6 @@ int main(int argc, char** argv) {
   }
   if (summary) tally.print_summary(std::cout, elapsed, http->stats().connections_opened);
   std::cout.flush();
-  return tally.errors() == 0 && written ? 0 : 1;
+  const bool failed = tally.errors() > 0 || (o.fail && tally.error_statuses() > 0);
+  return !failed && written ? 0 : 1;
 }

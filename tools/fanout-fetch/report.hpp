@@ -61,12 +61,15 @@ class tally {
       ++by_error_[fanout::error_name(r.error->code())];
     } else {
       ++by_status_[r.status];
+      if (r.status >= 400) ++error_statuses_;
       bytes_ += r.bytes;
     }
   }
 
   std::size_t done() const { return done_; }
   std::size_t errors() const { return errors_; }
+  /// Responses with a status >= 400 (what --fail counts).
+  std::size_t error_statuses() const { return error_statuses_; }
 
   void print_summary(std::ostream& out, double seconds, std::size_t connections) {
     out << "requests: " << done_ << " in " << fixed(seconds, 3) << " s ("
@@ -99,6 +102,7 @@ class tally {
 
   std::size_t done_ = 0;
   std::size_t errors_ = 0;
+  std::size_t error_statuses_ = 0;
   std::size_t bytes_ = 0;
   std::map<int, std::size_t> by_status_;
   std::map<std::string, std::size_t> by_error_;
