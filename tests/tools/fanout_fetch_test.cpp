@@ -478,3 +478,122 @@ TEST_CASE("fanout-fetch --max-filesize makes a larger body an item error body_to
     CHECK(r.err.find("--max-filesize needs a number of bytes") != std::string::npos);
   }
 }
+
+namespace {
+
+// A route answering `body` with `content_type` (none when empty).
+void serve_body(test_server& server, const std::string& path, std::string content_type,
+                std::string body) {
+  server.route(path, [content_type, body](fanout::test::exchange& x) {
+    if (!content_type.empty()) x.res.set(boost::beast::http::field::content_type, content_type);
+    x.res.body() = body;
+  });
+}
+
+std::string all_bytes() {
+  std::string b;
+  for (int i = 0; i < 256; ++i) b.push_back(static_cast<char>(i));
+  return b;
+}
+
+const std::string all_bytes_base64 =
+    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNE"
+    "RUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJ"
+    "iouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3O"
+    "z9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==";
+
+// ok_line with the --body keys: `body` is the JSON text of the "body" value.
+std::string body_line(std::size_t index, const std::string& url, std::size_t bytes,
+                      const std::string& encoding, const std::string& body) {
+  auto line = ok_line(index, url, 200, bytes);
+  line.resize(line.size() - 2);  // "}\n"
+  return line + ",\"body_encoding\":\"" + encoding + "\",\"body\":" + body + "}\n";
+}
+
+}  // namespace
+
+TEST_CASE("fanout-fetch --body puts JSON, text and binary bodies in the lines, byte for byte") {
+  test_server server;
+  const std::string json_text = "{\"z\": 1, \"a\": [true, null, 2.5, \"caf\xc3\xa9\"], \"m\": {}}";
+  serve_body(server, "/j", "application/json; charset=utf-8", json_text);
+  serve_body(server, "/problem", "Application/Problem+JSON", "[1,2]");
+  serve_body(server, "/not-json", "application/json", "{oops");
+  serve_body(server, "/t", "text/plain", "caf\xc3\xa9\n\"q\"\t\\ \xf0\x9f\x98\x80");
+  serve_body(server, "/json-as-text", "text/plain", "{\"k\":1}");
+  serve_body(server, "/bin", "application/octet-stream", all_bytes());
+  serve_body(server, "/overlong", "text/plain", "\xc0\xaf");       // '/' in two bytes: not UTF-8
+  serve_body(server, "/surrogate", "text/plain", "\xed\xa0\x80");  // U+D800: not UTF-8
+  serve_body(server, "/empty", "", "");
+  std::vector<std::string> paths{"/j",   "/problem",  "/not-json",  "/t",    "/json-as-text",
+                                 "/bin", "/overlong", "/surrogate", "/empty"};
+  std::vector<std::string> args{"--body"};
+  for (auto& p : paths) args.push_back(server.url(p));
+  auto r = fetch(args);
+  CHECK(r.exit_code == 0);
+  std::string const expected =
+      body_line(0, server.url("/j"), json_text.size(), "json",
+                "{\"z\":1,\"a\":[true,null,2.5,\"caf\xc3\xa9\"],\"m\":{}}") +  // keys in order
+      body_line(1, server.url("/problem"), 5, "json", "[1,2]") +
+      body_line(2, server.url("/not-json"), 5, "text", "\"{oops\"") +
+      body_line(3, server.url("/t"), 16, "text",
+                "\"caf\xc3\xa9\\n\\\"q\\\"\\t\\\\ \xf0\x9f\x98\x80\"") +
+      body_line(4, server.url("/json-as-text"), 7, "text", "\"{\\\"k\\\":1}\"") +
+      body_line(5, server.url("/bin"), 256, "base64", "\"" + all_bytes_base64 + "\"") +
+      body_line(6, server.url("/overlong"), 2, "base64", "\"wK8=\"") +
+      body_line(7, server.url("/surrogate"), 3, "base64", "\"7aCA\"") +
+      body_line(8, server.url("/empty"), 0, "text", "\"\"");
+  CHECK(without_ms(r.out) == expected);
+
+  // Each line is JSON that jq-like tools read: the binary body decodes back to its bytes.
+  std::istringstream lines(r.out);
+  for (std::string l; std::getline(lines, l);) CHECK_NOTHROW(nlohmann::json::parse(l));
+}
+
+TEST_CASE("fanout-fetch --body MODE: json parses whatever the type, text never, base64 always") {
+  test_server server;
+  serve_body(server, "/json-as-text", "text/plain", "{\"k\":1}");
+  serve_body(server, "/j", "application/json", "{\"k\":1}");
+  const auto as_text = server.url("/json-as-text");
+  const auto j = server.url("/j");
+
+  auto json = fetch({"--body", "json", as_text, server.url("/hello")});
+  CHECK(without_ms(json.out) ==
+        body_line(0, as_text, 7, "json", "{\"k\":1}") +
+            body_line(1, server.url("/hello"), 11, "text", "\"hello world\""));
+  auto text = fetch({"--body=text", j});
+  CHECK(without_ms(text.out) == body_line(0, j, 7, "text", "\"{\\\"k\\\":1}\""));
+  auto b64 = fetch({"--body", "base64", j});
+  CHECK(without_ms(b64.out) == body_line(0, j, 7, "base64", "\"eyJrIjoxfQ==\""));
+  // --body followed by a URL takes the default mode and the URL stays a URL.
+  auto bare = fetch({"--body", j});
+  CHECK(without_ms(bare.out) == body_line(0, j, 7, "json", "{\"k\":1}"));
+
+  auto bad = fetch({"--body=xml", j});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--body takes auto, json, text or base64, not 'xml'") != std::string::npos);
+}
+
+TEST_CASE("fanout-fetch --body: an error's line has null body keys; --max-inline caps the body") {
+  test_server server;
+  auto refused = fetch({"--body", "http://127.0.0.1:1/"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.find(R"("error":{"code":"connection_refused")") != std::string::npos);
+  CHECK(refused.out.find(R"(},"body_encoding":null,"body":null})"
+                         "\n") != std::string::npos);
+
+  const auto ten = server.url("/bytes/10");
+  const auto eleven = server.url("/bytes/11");
+  auto capped = fetch({"--body", "--max-inline", "10", ten, eleven});
+  CHECK(capped.exit_code == 1);
+  std::istringstream lines(without_ms(capped.out));
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  CHECK(first + "\n" == body_line(0, ten, 10, "text", "\"xxxxxxxxxx\""));
+  CHECK(second.find(R"("status":null,"bytes":null,"ms":0,"error":{"code":"body_too_large")") !=
+        std::string::npos);
+  CHECK(second.find("(the limit: --max-inline 10)") != std::string::npos);
+  // Without --body the cap does not apply.
+  auto plain = fetch({"--max-inline", "10", eleven});
+  CHECK(without_ms(plain.out) == ok_line(0, eleven, 200, 11));
+}

@@ -3,6 +3,8 @@
 
 // fanout-fetch's command line: what it accepts, and its --help text.
 
+#include "body_encoding.hpp"
+
 #include <fanout/http/request.hpp>
 
 #include <nlohmann/json.hpp>
@@ -23,7 +25,8 @@ inline constexpr std::string_view usage_text =
                     [-X METHOD] [-H 'Name: value']... [-d BODY | --json BODY] [--unordered]
                     [--insecure] [--cacert FILE] [--max-redirects N] [--retries N]
                     [--rate PER_SECOND] [--proxy URL] [--trust-env] [--format jsonl|summary]
-                    [-o FILE] [--fail] [--max-filesize BYTES] [--no-progress]
+                    [-o FILE] [--fail] [--max-filesize BYTES]
+                    [--body [auto|json|text|base64]] [--max-inline BYTES] [--no-progress]
 
 Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
 
@@ -70,6 +73,15 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
   --max-filesize B   a body larger than B bytes (K, M, G: KiB, MiB, GiB) is an item error
                      body_too_large; default: 64M for bodies read into memory, no limit
                      for --output-dir files: --max-filesize 10M
+  --body [MODE]      put each response's body in its JSON line as "body", and how in
+                     "body_encoding" ("json", "text" or "base64"; both null without a
+                     response). MODE (default auto): auto = parsed JSON when the
+                     Content-Type is JSON (application/json, text/json, *+json) and it
+                     parses, else text when it is valid UTF-8, else base64; json = JSON
+                     whenever it parses, else as auto; text = never parsed; base64 =
+                     always base64: fanout-fetch --body -i color-urls.txt | jq .body.hex
+  --max-inline B     with --body, a body larger than B bytes (default 1M) is an item
+                     error body_too_large (with --output-dir it is not inlined instead)
   --no-progress      no progress line on standard error (never shown unless it is a terminal)
   -h, --help         this text
 
@@ -104,6 +116,8 @@ struct options {
   std::optional<std::string> output;          ///< -o FILE: the JSON lines go there; "-" = stdout
   bool fail = false;                          ///< exit 1 on a status >= 400 too
   std::optional<std::uint64_t> max_filesize;  ///< bytes; unset = the defaults
+  std::optional<body_mode> inline_body;       ///< --body; unset = no bodies in the lines
+  std::uint64_t max_inline = std::uint64_t(1) << 20;
   bool progress = true;
   bool help = false;
 };
@@ -113,12 +127,12 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The power of two a size suffix stands for (K 2^10, M 2^20, G 2^30), or -1 for no suffix we know.
+// The power of two a size suffix stands for (K 2^10, M 2^20, G 2^30, either case), or -1.
 inline int size_suffix_shift(std::string_view suffix) {
   if (suffix.empty()) return 0;
   if (suffix == "K" || suffix == "k") return 10;
-  if (suffix == "M") return 20;
-  if (suffix == "G") return 30;
+  if (suffix == "M" || suffix == "m") return 20;
+  if (suffix == "G" || suffix == "g") return 30;
   return -1;
 }
 
@@ -236,6 +250,15 @@ inline options parse(int argc, char** argv) {
       o.fail = true;
     } else if (arg == "--max-filesize") {
       o.max_filesize = parse_bytes(arg, value());
+    } else if (arg == "--body" || arg.starts_with("--body=")) {
+      o.inline_body = body_mode::auto_;
+      auto word = arg == "--body" ? std::string_view() : arg.substr(7);
+      if (word.empty() && i + 1 < args.size() && parse_body_mode(args[i + 1])) word = args[++i];
+      if (!word.empty() && !(o.inline_body = parse_body_mode(word)))
+        throw usage_error("--body takes auto, json, text or base64, not '" + std::string(word) +
+                          "'");
+    } else if (arg == "--max-inline") {
+      o.max_inline = parse_bytes(arg, value());
     } else if (arg == "--no-progress") {
       o.progress = false;
     } else if (arg.size() > 1 && arg.front() == '-') {

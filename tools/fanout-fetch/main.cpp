@@ -49,11 +49,34 @@ int usage(const std::string& message) {
   return 2;
 }
 
+// The most a body read into memory may have, and the flag that set it.
+struct memory_limit {
+  std::uint64_t bytes;
+  std::string flag;
+};
+
+memory_limit body_memory_limit(const fetch_tool::options& o) {
+  const std::uint64_t filesize = o.max_filesize.value_or(std::uint64_t(64) << 20);
+  if (o.inline_body && o.max_inline < filesize) return {o.max_inline, "--max-inline"};
+  return {filesize, "--max-filesize"};
+}
+
 // A body over the limit says which flag set it, in the tool's terms rather than the library's.
-fanout::error explain_limit(const fanout::error& e, std::uint64_t limit) {
+fanout::error explain_limit(const fanout::error& e, const memory_limit& limit) {
   if (e.code() != fanout::http_errc::body_too_large) return e;
-  return fanout::error(e.code(),
-                       e.message() + " (the limit: --max-filesize " + std::to_string(limit) + ")");
+  std::string why = " (the limit: " + limit.flag + " " + std::to_string(limit.bytes) + ")";
+  return fanout::error(e.code(), e.message() + why);
+}
+
+// The status, the body's length and, with --body, the body itself.
+void describe(const fetch_tool::options& o, const fanout::response& r, fetch_tool::record& rec) {
+  rec.status = r.status();
+  rec.bytes = r.body().size();
+  if (!o.inline_body) return;
+  auto encoded =
+      fetch_tool::encode_body(*o.inline_body, r.header("content-type").value_or(""), r.body());
+  rec.encoding = encoded.encoding;
+  rec.body = encoded.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -98,7 +121,7 @@ int main(int argc, char** argv) {
   const auto per_host = o.per_host.value_or(o.concurrency);
   const auto timeout =
       std::chrono::milliseconds(static_cast<long long>(o.timeout_seconds * 1000 + 0.5));
-  const std::size_t memory_limit = o.max_filesize.value_or(std::size_t(64) << 20);
+  const auto in_memory = body_memory_limit(o);
   std::optional<fanout::session> http;
   try {
     http.emplace(ctx, fanout::session_options{
@@ -107,7 +130,7 @@ int main(int argc, char** argv) {
                           .connect_timeout = std::min<std::chrono::milliseconds>(timeout, 10s),
                           .request_timeout = timeout,
                           .max_redirects = o.max_redirects,
-                          .max_body_bytes = memory_limit,
+                          .max_body_bytes = in_memory.bytes,
                           .max_download_bytes = o.max_filesize.value_or(0),
                           .verify_tls = !o.insecure,
                           .ca_file = o.cacert,
@@ -143,12 +166,10 @@ int main(int argc, char** argv) {
       else if (o.body)
         req.body = *o.body;
       auto r = co_await http->try_request(std::move(req));
-      if (r) {
-        rec.status = r->status();
-        rec.bytes = r->body().size();
-      } else {
-        rec.error = explain_limit(r.error(), memory_limit);
-      }
+      if (r)
+        describe(o, *r, rec);
+      else
+        rec.error = explain_limit(r.error(), in_memory);
     } catch (...) {
       rec.error = fanout::error_from_current_exception();
     }
@@ -156,6 +177,7 @@ int main(int argc, char** argv) {
     co_return rec;
   };
 
+  const fetch_tool::line_fields fields{.body = o.inline_body.has_value()};
   fetch_tool::tally tally;
   const auto started = clock_type::now();
   asio::steady_timer ticker(ctx);
@@ -191,7 +213,7 @@ int main(int argc, char** argv) {
         rec.error = done->result.error();
       if (rec.end_of_input) continue;  // an item started before the input turned out to end
       tally.add(rec);
-      if (jsonl_out) jsonl_out->add(fetch_tool::jsonl(done->index, rec));
+      if (jsonl_out) jsonl_out->add(fetch_tool::jsonl(done->index, rec, fields));
     }
     finished = true;
     ticker.cancel();

@@ -3,6 +3,8 @@
 
 // What fanout-fetch prints: a JSON line per URL, the summary, and the progress line.
 
+#include "body_encoding.hpp"
+
 #include <fanout/core/error.hpp>
 
 #include <nlohmann/json.hpp>
@@ -26,12 +28,22 @@ struct record {
   std::size_t bytes = 0;
   double ms = 0;
   std::optional<fanout::error> error;
+  /// With --body: the `"body"` value, already serialised (a record waits in the output order
+  /// as one string, not as a JSON tree), and how it was encoded; unset for no body.
+  std::optional<std::string> body;
+  body_encoding encoding = body_encoding::text;
   bool end_of_input = false;  ///< no URL at this index: the input ended before it
 };
 
+/// What the JSON lines carry beyond the fixed keys.
+struct line_fields {
+  bool body = false;  ///< `"body_encoding"` and `"body"` (null when there is none)
+};
+
 /// `{"index":0,"url":"...","status":200,"bytes":123,"ms":12.5,"error":null}`: keys in this
-/// order, ms to 0.1, invalid UTF-8 in a URL or message replaced rather than fatal.
-inline std::string jsonl(std::size_t index, const record& r) {
+/// order, ms to 0.1, invalid UTF-8 in a URL or message replaced rather than fatal. With
+/// `fields.body`, `"body_encoding"` and `"body"` follow, the body last (the big one).
+inline std::string jsonl(std::size_t index, const record& r, line_fields fields = {}) {
   nlohmann::ordered_json j;
   j["index"] = index;
   j["url"] = r.url;
@@ -47,7 +59,12 @@ inline std::string jsonl(std::size_t index, const record& r) {
     j["error"] = {{"code", fanout::error_name(r.error->code())}, {"message", r.error->message()}};
   else
     j["error"] = nullptr;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (fields.body) j["body_encoding"] = r.body ? nlohmann::ordered_json(name(r.encoding)) : nullptr;
+  auto line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!fields.body) return line;
+  line.pop_back();  // the closing brace: the body goes in as the text it already is
+  line.append(",\"body\":").append(r.body ? *r.body : "null").push_back('}');
+  return line;
 }
 
 /// Counts, latencies and bytes over the whole run, for `-o summary` and the progress line.

@@ -1,0 +1,156 @@
+// fanout-fetch's pure logic, as plain functions over tables: no process, no network.
+
+#include "body_encoding.hpp"
+#include "cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace fetch_tool;
+
+TEST_CASE("is_valid_utf8 accepts well-formed UTF-8 and rejects overlongs, surrogates, cuts") {
+  struct row {
+    std::string bytes;
+    bool valid;
+  };
+  const std::vector<row> table{
+      {"", true},
+      {"plain ASCII \x7f", true},
+      {"\xc2\x80", true},          // U+0080, the first two-byte code point
+      {"\xdf\xbf", true},          // U+07FF
+      {"\xe0\xa0\x80", true},      // U+0800, the first three-byte one
+      {"\xed\x9f\xbf", true},      // U+D7FF, just below the surrogates
+      {"\xee\x80\x80", true},      // U+E000, just above them
+      {"\xef\xbf\xbf", true},      // U+FFFF
+      {"\xf0\x90\x80\x80", true},  // U+10000
+      {"\xf4\x8f\xbf\xbf", true},  // U+10FFFF, the last code point
+      {std::string("nul \0 inside", 12), true},
+      {"\x80", false},  // a continuation byte first
+      {"\xbf", false},
+      {"\xc0\xaf", false},                  // overlong '/'
+      {"\xc1\xbf", false},                  // overlong U+007F
+      {"\xe0\x80\xaf", false},              // overlong '/' in three bytes
+      {"\xe0\x9f\xbf", false},              // overlong U+07FF
+      {"\xf0\x80\x80\xaf", false},          // overlong '/' in four bytes
+      {"\xf0\x8f\xbf\xbf", false},          // overlong U+FFFF
+      {"\xed\xa0\x80", false},              // U+D800, a high surrogate
+      {"\xed\xbf\xbf", false},              // U+DFFF, a low surrogate
+      {"\xed\xa0\xbd\xed\xb8\x80", false},  // a surrogate pair written as CESU-8
+      {"\xf4\x90\x80\x80", false},          // U+110000, beyond Unicode
+      {"\xf5\x80\x80\x80", false},
+      {"\xff", false},
+      {"\xfe\xff", false},
+      {"\xc3", false},  // cut short
+      {"caf\xc3", false},
+      {"\xe2\x82", false},
+      {"\xf0\x9f\x98", false},
+      {"\xc3\x28", false},  // a second byte that is no continuation
+      {"\xe2\x28\xa1", false},
+      {"\xe2\x82\x28", false},
+      {"\xf0\x9f\x98\x28", false},
+  };
+  for (auto& r : table) {
+    INFO("bytes of length " << r.bytes.size() << ": " << r.bytes);
+    CHECK(is_valid_utf8(r.bytes) == r.valid);
+  }
+}
+
+TEST_CASE("base64 is RFC 4648's, padded, without line breaks, for any length") {
+  // RFC 4648 section 10.
+  CHECK(base64("") == "");
+  CHECK(base64("f") == "Zg==");
+  CHECK(base64("fo") == "Zm8=");
+  CHECK(base64("foo") == "Zm9v");
+  CHECK(base64("foob") == "Zm9vYg==");
+  CHECK(base64("fooba") == "Zm9vYmE=");
+  CHECK(base64("foobar") == "Zm9vYmFy");
+  CHECK(base64(std::string("\xff\xfe\x00\x01", 4)) == "//4AAQ==");
+  // Longer than one internal block (3 << 16 bytes): the same as one block's encoding repeated.
+  std::string const unit(3 << 16, 'a');
+  std::string const encoded = base64(unit);
+  CHECK(encoded.size() == (3u << 16) / 3 * 4);
+  CHECK(encoded.find_first_not_of("YWFh") == std::string::npos);
+  CHECK(base64(unit + unit + "a") == encoded + encoded + "YQ==");
+}
+
+TEST_CASE("is_json_media_type knows JSON types, with parameters, in any case") {
+  struct row {
+    std::string type;
+    bool json;
+  };
+  const std::vector<row> table{
+      {"application/json", true},
+      {"application/json; charset=utf-8", true},
+      {"  Application/JSON ;charset=utf-8", true},
+      {"text/json", true},
+      {"application/problem+json", true},
+      {"application/vnd.api+JSON", true},
+      {"application/ld+json;profile=x", true},
+      {"", false},
+      {"json", false},
+      {"text/plain", false},
+      {"application/jsonp", false},
+      {"application/xjson", false},
+      {"application/json-seq", false},
+      {"text/html; note=application/json", false},
+  };
+  for (auto& r : table) {
+    INFO(r.type);
+    CHECK(is_json_media_type(r.type) == r.json);
+  }
+}
+
+TEST_CASE("encode_body chooses JSON, text or base64 as the mode says") {
+  struct row {
+    body_mode mode;
+    std::string content_type;
+    std::string body;
+    body_encoding encoding;
+    std::string value;  // the "body" value as dumped
+  };
+  const std::vector<row> table{
+      {body_mode::auto_, "application/json", R"({"b":1, "a":2})", body_encoding::json,
+       R"({"b":1,"a":2})"},
+      {body_mode::auto_, "application/json", "{bad", body_encoding::text, R"("{bad")"},
+      {body_mode::auto_, "text/plain", R"({"b":1})", body_encoding::text, R"("{\"b\":1}")"},
+      {body_mode::auto_, "application/json", "\"caf\xc3\xa9\"", body_encoding::json,
+       "\"caf\xc3\xa9\""},
+      // A JSON string holding invalid UTF-8 is no JSON, nor text.
+      {body_mode::auto_, "application/json", "\"\xc0\xaf\"", body_encoding::base64,
+       R"("IsCvIg==")"},
+      {body_mode::auto_, "", "", body_encoding::text, R"("")"},
+      {body_mode::json, "text/plain", " [1, 2] ", body_encoding::json, "[1,2]"},
+      {body_mode::json, "text/plain", "hi", body_encoding::text, R"("hi")"},
+      {body_mode::json, "", "\xff", body_encoding::base64, R"("/w==")"},
+      {body_mode::text, "application/json", "[1]", body_encoding::text, R"("[1]")"},
+      {body_mode::text, "text/plain", "\xed\xa0\x80", body_encoding::base64, R"("7aCA")"},
+      {body_mode::base64, "text/plain", "hi", body_encoding::base64, R"("aGk=")"},
+  };
+  for (auto& r : table) {
+    INFO(r.content_type << " | " << r.body);
+    auto e = encode_body(r.mode, r.content_type, r.body);
+    CHECK(e.encoding == r.encoding);
+    CHECK(e.value.dump() == r.value);
+  }
+}
+
+TEST_CASE("parse_body_mode and parse_bytes read the words and sizes of the command line") {
+  CHECK(parse_body_mode("auto") == body_mode::auto_);
+  CHECK(parse_body_mode("json") == body_mode::json);
+  CHECK(parse_body_mode("text") == body_mode::text);
+  CHECK(parse_body_mode("base64") == body_mode::base64);
+  CHECK(!parse_body_mode("JSON"));
+  CHECK(!parse_body_mode("http://h/"));
+
+  CHECK(parse_bytes("-x", "1") == 1);
+  CHECK(parse_bytes("-x", "512") == 512);
+  CHECK(parse_bytes("-x", "64K") == 65536);
+  CHECK(parse_bytes("-x", "64k") == 65536);
+  CHECK(parse_bytes("-x", "10M") == 10u << 20);
+  CHECK(parse_bytes("-x", "10m") == 10u << 20);
+  CHECK(parse_bytes("-x", "2G") == std::uint64_t(2) << 30);
+  for (const char* bad : {"", "0", "0K", "-1", "1.5M", "1KB", "K", " 1", "17179869184G"})
+    CHECK_THROWS_AS(parse_bytes("-x", bad), usage_error);
+}
