@@ -2,6 +2,7 @@
 
 #include "body_encoding.hpp"
 #include "cli.hpp"
+#include "shard.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -153,4 +154,64 @@ TEST_CASE("parse_body_mode and parse_bytes read the words and sizes of the comma
   CHECK(parse_bytes("-x", "2G") == std::uint64_t(2) << 30);
   for (const char* bad : {"", "0", "0K", "-1", "1.5M", "1KB", "K", " 1", "17179869184G"})
     CHECK_THROWS_AS(parse_bytes("-x", bad), usage_error);
+}
+
+TEST_CASE("fnv1a64 is FNV-1a 64 (the published test vectors)") {
+  STATIC_REQUIRE(fnv1a64("") == 0xcbf29ce484222325ull);
+  STATIC_REQUIRE(fnv1a64("a") == 0xaf63dc4c8601ec8cull);
+  STATIC_REQUIRE(fnv1a64("foobar") == 0x85944171f73967e8ull);
+}
+
+TEST_CASE("shard_key is host:port, lower case, the default port written") {
+  struct row {
+    std::string url;
+    std::string key;
+  };
+  const std::vector<row> table{
+      {"http://example.com/", "example.com:80"},
+      {"http://Example.COM:80/a?b", "example.com:80"},
+      {"HTTP://example.com", "example.com:80"},
+      {"https://example.com/", "example.com:443"},
+      {"https://example.com:443/x", "example.com:443"},
+      {"https://example.com:8443/x", "example.com:8443"},
+      {"http://user:pw@example.com/", "example.com:80"},
+      {"http://127.0.0.1:8080/", "127.0.0.1:8080"},
+      {"http://[::1]:8080/", "[::1]:8080"},
+      {"http://[::1]/", "[::1]:80"},
+      {"not a url", ""},
+      {"ftp://example.com/", ""},
+      {"", ""},
+  };
+  for (auto& r : table) {
+    INFO(r.url);
+    CHECK(shard_key(r.url) == r.key);
+  }
+}
+
+TEST_CASE("shard_of is the hash of the key modulo N, plus 1; lines that are no URL go to 1") {
+  // Written out, so a change of hash or key breaks this test and not users' merged outputs.
+  CHECK(fnv1a64("example.com:80") % 3 + 1 == shard_of("http://example.com/", 3));
+  CHECK(shard_of("http://example.com/", 3) == shard_of("http://EXAMPLE.com:80/other", 3));
+  CHECK(shard_of("anything", 1) == 1);
+  CHECK(shard_of("not a url", 7) == 1);
+  for (std::size_t n = 1; n < 10; ++n)
+    for (int port = 1; port < 50; ++port) {
+      auto k = shard_of("http://h:" + std::to_string(port) + "/", n);
+      CHECK(k >= 1);
+      CHECK(k <= n);
+    }
+  // The values themselves, as every build must compute them.
+  CHECK(fnv1a64("example.com:80") == 0x6a3ac177d9dd72bcull);
+}
+
+TEST_CASE("parse_shard reads K/N with 1 <= K <= N") {
+  auto one = parse_shard("2/3");
+  REQUIRE(one);
+  CHECK(one->k == 2);
+  CHECK(one->n == 3);
+  CHECK(parse_shard("1/1"));
+  CHECK(parse_shard("10/10"));
+  for (const char* bad :
+       {"", "1", "/", "0/3", "4/3", "1/0", "-1/3", "1/3/4", "a/b", " 1/3", "1/3 "})
+    CHECK(!parse_shard(bad));
 }

@@ -10,13 +10,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -596,4 +600,68 @@ TEST_CASE("fanout-fetch --body: an error's line has null body keys; --max-inline
   // Without --body the cap does not apply.
   auto plain = fetch({"--max-inline", "10", eleven});
   CHECK(without_ms(plain.out) == ok_line(0, eleven, 200, 11));
+}
+
+namespace {
+
+// The lines of `jsonl`, each parsed.
+std::vector<nlohmann::json> parse_lines(const std::string& jsonl) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(jsonl);
+  for (std::string l; std::getline(in, l);) out.push_back(nlohmann::json::parse(l));
+  return out;
+}
+
+// "host:port" of a loopback URL the tests build ("http://127.0.0.1:1234/x" -> "127.0.0.1:1234").
+std::string authority(const std::string& url) {
+  auto from = url.find("//") + 2;
+  return url.substr(from, url.find('/', from) - from);
+}
+
+}  // namespace
+
+TEST_CASE("fanout-fetch --shard: three shards merged by index are one run, each host in one") {
+  std::vector<std::unique_ptr<test_server>> servers;
+  for (int i = 0; i < 8; ++i) servers.push_back(std::make_unique<test_server>());
+  std::string input;
+  for (int round = 0; round < 4; ++round)
+    for (auto& s : servers) input += s->url("/bytes/" + std::to_string(round + 1)) + "\n";
+  input += "not a url\n";
+
+  auto whole = fetch({"-i", "-"}, input);
+  CHECK(whole.exit_code == 1);  // the line that is no URL
+  auto all = parse_lines(without_ms(whole.out));
+  REQUIRE(all.size() == 33);
+
+  std::vector<nlohmann::json> merged;
+  std::map<std::string, std::set<int>> shards_of_host;
+  for (int k = 1; k <= 3; ++k) {
+    auto part = fetch({"--shard", std::to_string(k) + "/3", "-i", "-"}, input);
+    INFO("shard " << k << ": " << part.err);
+    CHECK((part.exit_code == 0 || part.exit_code == 1));
+    for (auto& line : parse_lines(without_ms(part.out))) {
+      auto url = line["url"].get<std::string>();
+      shards_of_host[url == "not a url" ? url : authority(url)].insert(k);
+      merged.push_back(line);
+    }
+  }
+  std::sort(merged.begin(), merged.end(), [](auto& a, auto& b) {
+    return a["index"].template get<int>() < b["index"].template get<int>();
+  });
+  CHECK(merged == all);  // the same lines, indexes global
+  CHECK(shards_of_host.size() == 9);
+  for (auto& [host, shards] : shards_of_host) {
+    INFO(host);
+    CHECK(shards.size() == 1);
+  }
+  CHECK(shards_of_host["not a url"] == std::set<int>{1});
+  std::size_t requests = 0;
+  for (auto& s : servers) requests += s->requests();
+  CHECK(requests == 2 * 32);  // once by the whole run, once by the shards together
+
+  auto bad = fetch({"--shard", "4/3", "http://127.0.0.1:1/"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--shard needs K/N with 1 <= K <= N, not '4/3'") != std::string::npos);
+  CHECK(fetch({"--shard", "0/3", "http://127.0.0.1:1/"}).exit_code == 2);
+  CHECK(fetch({"--shard", "x", "http://127.0.0.1:1/"}).exit_code == 2);
 }

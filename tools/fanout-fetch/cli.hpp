@@ -4,6 +4,7 @@
 // fanout-fetch's command line: what it accepts, and its --help text.
 
 #include "body_encoding.hpp"
+#include "shard.hpp"
 
 #include <fanout/http/request.hpp>
 
@@ -26,7 +27,8 @@ inline constexpr std::string_view usage_text =
                     [--insecure] [--cacert FILE] [--max-redirects N] [--retries N]
                     [--rate PER_SECOND] [--proxy URL] [--trust-env] [--format jsonl|summary]
                     [-o FILE] [--fail] [--max-filesize BYTES]
-                    [--body [auto|json|text|base64]] [--max-inline BYTES] [--no-progress]
+                    [--body [auto|json|text|base64]] [--max-inline BYTES] [--shard K/N]
+                    [--no-progress]
 
 Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
 
@@ -82,6 +84,13 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
                      always base64: fanout-fetch --body -i color-urls.txt | jq .body.hex
   --max-inline B     with --body, a body larger than B bytes (default 1M) is an item
                      error body_too_large (with --output-dir it is not inlined instead)
+  --shard K/N        take only the inputs whose host hashes to shard K of N (1 <= K <= N),
+                     so that N processes, one per machine, split one input and each host
+                     is fetched by one of them (per-host caps and rates stay exact); the
+                     key is "host:port" (lower case, the default port written), the hash
+                     FNV-1a 64 modulo N; lines that are no URL go to shard 1. Indexes stay
+                     the positions in the whole input, so the outputs merge by index:
+                     fanout-fetch --shard 2/3 -i urls.txt -o part2.jsonl
   --no-progress      no progress line on standard error (never shown unless it is a terminal)
   -h, --help         this text
 
@@ -118,6 +127,7 @@ struct options {
   std::optional<std::uint64_t> max_filesize;  ///< bytes; unset = the defaults
   std::optional<body_mode> inline_body;       ///< --body; unset = no bodies in the lines
   std::uint64_t max_inline = std::uint64_t(1) << 20;
+  shard_spec shard;  ///< 1/1: every input
   bool progress = true;
   bool help = false;
 };
@@ -259,6 +269,12 @@ inline options parse(int argc, char** argv) {
                           "'");
     } else if (arg == "--max-inline") {
       o.max_inline = parse_bytes(arg, value());
+    } else if (arg == "--shard") {
+      auto v = value();
+      auto spec = parse_shard(v);
+      if (!spec)
+        throw usage_error("--shard needs K/N with 1 <= K <= N, not '" + std::string(v) + "'");
+      o.shard = *spec;
     } else if (arg == "--no-progress") {
       o.progress = false;
     } else if (arg.size() > 1 && arg.front() == '-') {

@@ -146,12 +146,21 @@ int main(int argc, char** argv) {
   const std::size_t total = lines ? 0 : o.urls.size();  // unknown while lines are read
   fetch_tool::url_feed feed(ctx.get_executor(), std::move(o.urls), lines, 1024 + 4 * o.concurrency);
 
+  // Whether this run fetches input `index`, the URL `url`.
+  auto wanted = [&](std::size_t, std::string_view url) {
+    return o.shard.n == 1 || fetch_tool::shard_of(url, o.shard.n) == o.shard.k;
+  };
+
   // Item i fetches the i-th URL; the indices run on until the input has ended.
   auto fetch = [&](const std::size_t& index) -> asio::awaitable<fetch_tool::record> {
     fetch_tool::record rec;
     auto url = co_await feed.line(index);
     if (!url) {
       rec.end_of_input = true;
+      co_return rec;
+    }
+    if (!wanted(index, *url)) {
+      rec.skipped = true;
       co_return rec;
     }
     rec.url = fanout::redact(*url);  // printed: without its password
@@ -211,7 +220,8 @@ int main(int argc, char** argv) {
         rec = std::move(*done->result);
       else
         rec.error = done->result.error();
-      if (rec.end_of_input) continue;  // an item started before the input turned out to end
+      // An item started before the input turned out to end, or one this run does not fetch.
+      if (rec.end_of_input || rec.skipped) continue;
       tally.add(rec);
       if (jsonl_out) jsonl_out->add(fetch_tool::jsonl(done->index, rec, fields));
     }

@@ -33,6 +33,7 @@ struct record {
   std::optional<std::string> body;
   body_encoding encoding = body_encoding::text;
   bool end_of_input = false;  ///< no URL at this index: the input ended before it
+  bool skipped = false;       ///< not this run's to fetch (another shard's, or done before)
 };
 
 /// What the JSON lines carry beyond the fixed keys.
