@@ -2,10 +2,12 @@
 
 #include "body_encoding.hpp"
 #include "cli.hpp"
+#include "resume.hpp"
 #include "shard.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -214,4 +216,65 @@ TEST_CASE("parse_shard reads K/N with 1 <= K <= N") {
   for (const char* bad :
        {"", "1", "/", "0/3", "4/3", "1/0", "-1/3", "1/3/4", "a/b", " 1/3", "1/3 "})
     CHECK(!parse_shard(bad));
+}
+
+TEST_CASE("parse_answered_line takes the index, whether it failed, and the status") {
+  auto ok =
+      parse_answered_line(R"({"index":7,"url":"u","status":200,"bytes":1,"ms":1,"error":null})");
+  REQUIRE(ok);
+  CHECK(ok->index == 7);
+  CHECK(!ok->error);
+  CHECK(ok->status == 200);
+  auto failed = parse_answered_line(
+      R"({"index":0,"url":"u","status":null,"bytes":null,"ms":1,"error":{"code":"timeout"}})");
+  REQUIRE(failed);
+  CHECK(failed->error);
+  CHECK(failed->status == 0);
+  for (const char* bad : {"", "{", "[1]", "{\"index\":-1}", "{\"index\":1.5}", "{\"url\":\"u\"}",
+                          "{\"index\":\"3\"}", "{\"index\":3"})
+    CHECK(!parse_answered_line(bad));
+}
+
+TEST_CASE("read_previous_run marks answered indexes, ignores a torn last line, drops retries") {
+  const std::string lines = R"({"index":0,"status":200,"error":null})"
+                            "\n"
+                            R"({"index":3,"status":null,"error":{"code":"timeout"}})"
+                            "\n"
+                            R"({"index":2,"status":503,"error":null})"
+                            "\n";
+  const std::string torn = R"({"index":1,"sta)";
+
+  std::istringstream whole(lines);
+  auto run = read_previous_run(whole, {}, "f");
+  CHECK(run.done == std::vector<bool>{true, false, true, true});
+  CHECK(run.answered == 3);
+  CHECK(run.intact == lines.size());
+  CHECK(!run.torn);
+  CHECK(run.to_retry == 0);
+
+  std::istringstream cut(lines + torn);
+  auto after_crash = read_previous_run(cut, {}, "f");
+  CHECK(after_crash.is_done(0));
+  CHECK(!after_crash.is_done(1));  // the torn line does not count
+  CHECK(after_crash.intact == lines.size());
+  CHECK(after_crash.torn);
+
+  std::istringstream again(lines);
+  auto errors = read_previous_run(again, {.errors = true}, "f");
+  CHECK(errors.done == std::vector<bool>{true, false, true});
+  CHECK(errors.to_retry == 1);
+  std::istringstream again2(lines);
+  auto statuses = read_previous_run(again2, {.errors = true, .error_statuses = true}, "f");
+  CHECK(statuses.done == std::vector<bool>{true});
+  CHECK(statuses.to_retry == 2);
+  CHECK(!statuses.is_done(100));
+
+  std::istringstream empty("");
+  auto none = read_previous_run(empty, {}, "f");
+  CHECK(none.answered == 0);
+  CHECK(!none.torn);
+
+  std::istringstream wrong("index,url\n0,http://a/\n");
+  CHECK_THROWS_WITH(read_previous_run(wrong, {}, "f.csv"),
+                    "--resume: line 1 of f.csv is not a JSON line of fanout-fetch");
 }

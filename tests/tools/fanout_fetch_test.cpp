@@ -6,6 +6,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +26,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifndef FANOUT_FETCH_PATH
@@ -664,4 +668,162 @@ TEST_CASE("fanout-fetch --shard: three shards merged by index are one run, each 
   CHECK(bad.err.find("--shard needs K/N with 1 <= K <= N, not '4/3'") != std::string::npos);
   CHECK(fetch({"--shard", "0/3", "http://127.0.0.1:1/"}).exit_code == 2);
   CHECK(fetch({"--shard", "x", "http://127.0.0.1:1/"}).exit_code == 2);
+}
+
+namespace {
+
+/// Starts fanout-fetch with `args` in the background, standard input from /dev/null and its
+/// output thrown away; returns its pid.
+pid_t spawn_fetch(const std::vector<std::string>& args) {
+  std::vector<std::string> all{FANOUT_FETCH_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+std::size_t count_lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// The indexes of the lines of `jsonl`, in file order.
+std::vector<std::size_t> indexes_of(const std::string& jsonl) {
+  std::vector<std::size_t> out;
+  for (auto& j : parse_lines(jsonl)) out.push_back(j["index"].get<std::size_t>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fanout-fetch --resume after kill -9 half-way: one line per input index") {
+  test_server server;
+  scratch_dir dir;
+  const std::size_t n = 40;
+  {
+    std::ofstream urls(dir / "urls.txt");
+    for (std::size_t i = 0; i < n; ++i)
+      urls << server.url("/delay/100?i=" + std::to_string(i)) << "\n";
+  }
+  const auto out = (dir / "out.jsonl").string();
+  const std::vector<std::string> args{"-c",       "2", "-i", (dir / "urls.txt").string(),
+                                      "--resume", out};
+
+  pid_t pid = spawn_fetch(args);
+  REQUIRE(pid > 0);
+  // Half-way: 2 at a time, 100 ms each, is 10 lines a second; wait for 6 of them (at most 10 s).
+  auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (count_lines(slurp(out)) < 6 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  const std::string before = slurp(out);
+  const std::size_t answered = count_lines(before);  // complete lines; a torn tail is not one
+  INFO("answered before the kill: " << answered);
+  REQUIRE(answered >= 6);
+  REQUIRE(answered < n);
+  const std::string intact = before.substr(0, before.rfind('\n') + 1);
+
+  auto const requests_before = server.requests();
+  auto resumed = fetch(args);
+  CHECK(resumed.exit_code == 0);
+  CHECK(resumed.out.empty());
+  CHECK(server.requests() - requests_before == n - answered);  // only what was not answered
+
+  const std::string after = slurp(out);
+  CHECK(after.substr(0, intact.size()) == intact);  // the earlier lines as they were
+  auto indexes = indexes_of(after);
+  std::sort(indexes.begin(), indexes.end());
+  std::vector<std::size_t> every(n);
+  for (std::size_t i = 0; i < n; ++i) every[i] = i;
+  CHECK(indexes == every);
+
+  // Resuming a finished run fetches nothing and changes nothing.
+  auto const requests_done = server.requests();
+  auto again = fetch(args);
+  CHECK(again.exit_code == 0);
+  CHECK(server.requests() == requests_done);
+  CHECK(slurp(out) == after);
+}
+
+TEST_CASE("fanout-fetch --resume cuts a torn last line off before it appends") {
+  test_server server;
+  scratch_dir dir;
+  const auto hello = server.url("/hello");
+  const auto out = (dir / "out.jsonl").string();
+  const std::string kept = ok_line(0, hello, 200, 11) + ok_line(1, hello, 200, 11);
+  std::ofstream(out) << kept << R"({"index":2,"url":"http://127.0.0.1:1/cut mid-li)";
+  auto r = fetch({"--resume", out, hello, hello, hello, hello});
+  CHECK(r.exit_code == 0);
+  const auto after = slurp(out);
+  CHECK(after.substr(0, kept.size()) == kept);
+  CHECK(without_ms(after.substr(kept.size())) ==
+        ok_line(2, hello, 200, 11) + ok_line(3, hello, 200, 11));
+  CHECK(server.requests() == 2);
+
+  // A file that does not exist yet is a new run; --resume implies -o FILE.
+  const auto fresh = (dir / "fresh.jsonl").string();
+  auto first = fetch({"--resume", fresh, hello});
+  CHECK(first.exit_code == 0);
+  CHECK(first.out.empty());
+  CHECK(without_ms(slurp(fresh)) == ok_line(0, hello, 200, 11));
+}
+
+TEST_CASE("fanout-fetch --resume-retry-errors fetches failed inputs again and drops their lines") {
+  test_server server;
+  scratch_dir dir;
+  const auto hello = server.url("/hello");
+  const auto unavailable = server.url("/status/503");
+  const auto out = (dir / "out.jsonl").string();
+  const std::string ok0 = ok_line(0, hello, 200, 11);
+  const std::string failed1 =
+      R"({"index":1,"url":")" + hello +
+      R"(","status":null,"bytes":null,"ms":0,"error":{"code":"timeout","message":"t"}})"
+      "\n";
+  const std::string status2 = ok_line(2, unavailable, 503, 10);
+  std::ofstream(out) << ok0 << failed1 << status2;
+
+  auto plain = fetch({"--resume", out, hello, hello, unavailable});
+  CHECK(plain.exit_code == 0);
+  CHECK(server.requests() == 0);  // every index answered, errors included
+  CHECK(slurp(out) == ok0 + failed1 + status2);
+
+  auto retried = fetch({"--resume", out, "--resume-retry-errors", hello, hello, unavailable});
+  CHECK(retried.exit_code == 0);
+  CHECK(server.requests() == 1);
+  CHECK(without_ms(slurp(out)) == ok0 + status2 + ok_line(1, hello, 200, 11));
+
+  // With --fail a status >= 400 counts as failed too.
+  auto with_fail =
+      fetch({"--resume", out, "--resume-retry-errors", "--fail", hello, hello, unavailable});
+  CHECK(with_fail.exit_code == 1);  // 503 again
+  CHECK(server.requests() == 2);
+  CHECK(without_ms(slurp(out)) ==
+        ok0 + ok_line(1, hello, 200, 11) + ok_line(2, unavailable, 503, 10));
+}
+
+TEST_CASE("fanout-fetch --resume refuses a file that is not its JSON lines, and bad usage") {
+  scratch_dir dir;
+  const auto csv = (dir / "urls.csv").string();
+  const std::string content = "index,url\n0,http://127.0.0.1:1/\n";
+  std::ofstream(csv) << content;
+  auto r = fetch({"--resume", csv, "http://127.0.0.1:1/"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--resume: line 1 of " + csv + " is not a JSON line of fanout-fetch") !=
+        std::string::npos);
+  CHECK(slurp(csv) == content);  // untouched
+  CHECK(fetch({"--resume-retry-errors", "http://127.0.0.1:1/"}).exit_code == 2);
+  auto other = fetch({"--resume", csv, "-o", (dir / "x").string(), "http://127.0.0.1:1/"});
+  CHECK(other.exit_code == 2);
+  CHECK(other.err.find("-o cannot name another file") != std::string::npos);
 }

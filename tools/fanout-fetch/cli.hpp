@@ -28,7 +28,7 @@ inline constexpr std::string_view usage_text =
                     [--rate PER_SECOND] [--proxy URL] [--trust-env] [--format jsonl|summary]
                     [-o FILE] [--fail] [--max-filesize BYTES]
                     [--body [auto|json|text|base64]] [--max-inline BYTES] [--shard K/N]
-                    [--no-progress]
+                    [--resume FILE [--resume-retry-errors]] [--no-progress]
 
 Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
 
@@ -91,6 +91,16 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
                      FNV-1a 64 modulo N; lines that are no URL go to shard 1. Indexes stay
                      the positions in the whole input, so the outputs merge by index:
                      fanout-fetch --shard 2/3 -i urls.txt -o part2.jsonl
+  --resume FILE      go on with a run that stopped (a crash, kill -9, Ctrl-C): read the JSON
+                     lines it wrote to FILE, skip the inputs they answered (by index), and
+                     append the others' lines to FILE (so -o FILE is implied; a FILE that
+                     does not exist yet starts a new run). A last line cut short is cut off
+                     first. Lines are written at least every 100 ms, so a crash loses that
+                     much at most, and only whole lines follow whole lines. Give the same
+                     input and the same --shard: fanout-fetch -i urls.txt --resume out.jsonl
+  --resume-retry-errors
+                     with --resume, fetch again the inputs whose line has an error (and with
+                     --fail a status >= 400); their old lines are dropped from FILE
   --no-progress      no progress line on standard error (never shown unless it is a terminal)
   -h, --help         this text
 
@@ -127,7 +137,9 @@ struct options {
   std::optional<std::uint64_t> max_filesize;  ///< bytes; unset = the defaults
   std::optional<body_mode> inline_body;       ///< --body; unset = no bodies in the lines
   std::uint64_t max_inline = std::uint64_t(1) << 20;
-  shard_spec shard;  ///< 1/1: every input
+  shard_spec shard;                   ///< 1/1: every input
+  std::optional<std::string> resume;  ///< the earlier run's JSON lines, appended to
+  bool resume_retry_errors = false;
   bool progress = true;
   bool help = false;
 };
@@ -275,6 +287,11 @@ inline options parse(int argc, char** argv) {
       if (!spec)
         throw usage_error("--shard needs K/N with 1 <= K <= N, not '" + std::string(v) + "'");
       o.shard = *spec;
+    } else if (arg == "--resume") {
+      o.resume = std::string(value());
+      if (o.resume->empty() || *o.resume == "-") throw usage_error("--resume needs a file name");
+    } else if (arg == "--resume-retry-errors") {
+      o.resume_retry_errors = true;
     } else if (arg == "--no-progress") {
       o.progress = false;
     } else if (arg.size() > 1 && arg.front() == '-') {
@@ -284,6 +301,11 @@ inline options parse(int argc, char** argv) {
     }
   }
   if (o.body && o.json) throw usage_error("-d and --json cannot be used together");
+  if (o.resume_retry_errors && !o.resume)
+    throw usage_error("--resume-retry-errors needs --resume FILE");
+  if (o.resume && o.output && *o.output != *o.resume)
+    throw usage_error("--resume FILE appends to FILE: -o cannot name another file");
+  if (o.resume) o.output = o.resume;
   return o;
 }
 

@@ -5,12 +5,14 @@
 #include "input.hpp"
 #include "output.hpp"
 #include "report.hpp"
+#include "resume.hpp"
 
 #include <fanout/fanout.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/resource.h>
@@ -18,7 +20,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <ranges>
@@ -79,6 +83,19 @@ void describe(const fetch_tool::options& o, const fanout::response& r, fetch_too
   rec.body = encoded.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// What the --resume file says is done, that file made ready to append to. A file that does
+// not exist yet is a run that has not started.
+fetch_tool::previous_run resume_from(const fetch_tool::options& o) {
+  const fetch_tool::retry_rule rule{.errors = o.resume_retry_errors,
+                                    .error_statuses = o.resume_retry_errors && o.fail};
+  std::ifstream in(*o.resume, std::ios::binary);
+  if (!in) return {};
+  auto run = fetch_tool::read_previous_run(in, rule, *o.resume);
+  in.close();
+  fetch_tool::prepare_resume_file(*o.resume, run, rule);
+  return run;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -107,9 +124,17 @@ int main(int argc, char** argv) {
   }
   const bool summary = o.format ? *o.format == "summary" : isatty(STDOUT_FILENO) != 0;
   const bool to_file = o.output && *o.output != "-";
+  fetch_tool::previous_run previous;
+  if (o.resume) {
+    try {
+      previous = resume_from(o);
+    } catch (const fetch_tool::usage_error& e) {
+      return usage(e.what());
+    }
+  }
   std::optional<fetch_tool::line_writer> jsonl_out;
   if (to_file)
-    jsonl_out.emplace(*o.output, false);
+    jsonl_out.emplace(*o.output, o.resume.has_value());
   else if (!summary)
     jsonl_out.emplace(STDOUT_FILENO);
   if (jsonl_out && !jsonl_out->error().empty()) return usage(jsonl_out->error());
@@ -147,7 +172,8 @@ int main(int argc, char** argv) {
   fetch_tool::url_feed feed(ctx.get_executor(), std::move(o.urls), lines, 1024 + 4 * o.concurrency);
 
   // Whether this run fetches input `index`, the URL `url`.
-  auto wanted = [&](std::size_t, std::string_view url) {
+  auto wanted = [&](std::size_t index, std::string_view url) {
+    if (previous.is_done(index)) return false;
     return o.shard.n == 1 || fetch_tool::shard_of(url, o.shard.n) == o.shard.k;
   };
 
@@ -196,7 +222,7 @@ int main(int argc, char** argv) {
   // results as they come without a write per line.
   auto tick = [&]() -> asio::awaitable<void> {
     while (!finished) {
-      ticker.expires_after(200ms);
+      ticker.expires_after(100ms);
       boost::system::error_code ec;
       co_await ticker.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (jsonl_out) jsonl_out->flush();
@@ -205,6 +231,16 @@ int main(int argc, char** argv) {
                                   seconds_since(started));
     }
   };
+
+  // Ctrl-C or a TERM: the lines of what is answered are written before the tool exits, so a
+  // --resume loses nothing of them.
+  asio::signal_set stop_signals(ctx, SIGINT, SIGTERM);
+  stop_signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    if (jsonl_out) jsonl_out->flush();
+    if (show_progress) std::fputc('\n', stderr);
+    std::_Exit(128 + signal);
+  });
 
   auto run = [&]() -> asio::awaitable<void> {
     const fanout::gather_options cap{.max_concurrency = o.concurrency};
@@ -227,6 +263,7 @@ int main(int argc, char** argv) {
     }
     finished = true;
     ticker.cancel();
+    stop_signals.cancel();
     http->close();  // idle keep-alive connections would otherwise keep the loop alive
   };
 
