@@ -2,6 +2,7 @@
 
 #include "body_encoding.hpp"
 #include "cli.hpp"
+#include "naming.hpp"
 #include "resume.hpp"
 #include "shard.hpp"
 
@@ -277,4 +278,106 @@ TEST_CASE("read_previous_run marks answered indexes, ignores a torn last line, d
   std::istringstream wrong("index,url\n0,http://a/\n");
   CHECK_THROWS_WITH(read_previous_run(wrong, {}, "f.csv"),
                     "--resume: line 1 of f.csv is not a JSON line of fanout-fetch");
+}
+
+TEST_CASE("path_name: decoded segments escaped again, dot segments dropped, index.html, query") {
+  struct row {
+    std::string target;
+    std::string name;
+  };
+  const std::vector<row> table{
+      {"/", "index.html"},
+      {"", "index.html"},
+      {"/a", "a"},
+      {"/a/", "a/index.html"},
+      {"/a/b.txt", "a/b.txt"},
+      {"//a///b", "a/b"},
+      {"/../../etc/passwd", "etc/passwd"},
+      {"/a/../b", "a/b"},
+      {"/a/..", "a/index.html"},
+      {"/a/.", "a/index.html"},
+      {"/%2e%2e/%2E%2E/x", "x"},
+      {"/%2e%2e%2f%2e%2e%2fx", "..%2F..%2Fx"},  // one segment holding slashes: they stay escaped
+      {"/a%2Fb", "a%2Fb"},
+      {"/a%5Cb", "a%5Cb"},
+      {"/a%00b", "a%00b"},
+      {"/tab%09x", "tab%09x"},
+      {"/100%25", "100%25"},
+      {"/caf%C3%A9", "caf\xc3\xa9"},
+      {"/with space", "with space"},
+      {"/bad%zz%4", "bad%25zz%254"},  // a '%' that escapes nothing is a '%', escaped
+      {"/search?q=1", "search?q=1"},
+      {"/?q=1", "index.html?q=1"},
+      {"/d/?q=a/../b", "d/index.html?q=a%2F..%2Fb"},
+      {"/s?x=%2F..%2F..", "s?x=%2F..%2F.."},
+      {"/s?", "s"},
+  };
+  for (auto& r : table) {
+    INFO(r.target);
+    CHECK(path_name(r.target) == r.name);
+  }
+}
+
+TEST_CASE("safe_relative_name drops what could leave DIR and caps long components") {
+  CHECK(safe_relative_name("a/b") == "a/b");
+  CHECK(safe_relative_name("/abs/x") == "abs/x");
+  CHECK(safe_relative_name("../../x") == "x");
+  CHECK(safe_relative_name("a/./../b/") == "a/b");
+  CHECK(safe_relative_name("") == "index.html");
+  CHECK(safe_relative_name("..") == "index.html");
+
+  std::string const long_name(1000, 'a');
+  auto const capped = cap_component(long_name);
+  CHECK(capped.size() == max_component_bytes);
+  CHECK(capped ==
+        std::string(max_component_bytes - 17, 'a') + "~" + sha256_hex(long_name).substr(0, 16));
+  CHECK(cap_component(std::string(max_component_bytes, 'b')) ==
+        std::string(max_component_bytes, 'b'));
+  CHECK(cap_component(long_name) != cap_component(long_name + "z"));  // ends differ: names too
+  // A UTF-8 sequence is not cut: after "x", 2-byte characters start at odd offsets, and the
+  // cut at 228 backs off to 227.
+  std::string e_acute = "x";
+  for (int i = 0; i < 300; ++i) e_acute += "\xc3\xa9";
+  auto const capped_utf8 = cap_component(e_acute);
+  CHECK(capped_utf8.size() == max_component_bytes - 1);
+  CHECK(is_valid_utf8(capped_utf8));
+  CHECK(safe_relative_name("d/" + long_name + "/f") == "d/" + capped + "/f");
+}
+
+TEST_CASE("output_name fills the template and keeps every name inside DIR") {
+  name_fields f{"127.0.0.1:8080", "/a/b.json?x=1", 42, "http://127.0.0.1:8080/a/b.json?x=1"};
+  CHECK(output_name(default_output_name, f) == "127.0.0.1:8080/a/b.json?x=1");
+  CHECK(output_name("{index}.bin", f) == "42.bin");
+  CHECK(output_name("{sha256}", f) == sha256_hex(f.url));
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(output_name("by-host/{host}/{index}-{path}", f) ==
+        "by-host/127.0.0.1:8080/42-a/b.json?x=1");
+  CHECK(output_name("../../{host}/../{path}", f) == "127.0.0.1:8080/a/b.json?x=1");
+  name_fields root{"example.com", "/", 0, "http://example.com/"};
+  CHECK(output_name(default_output_name, root) == "example.com/index.html");
+  name_fields v6{"[::1]:81", "/x", 1, "http://[::1]:81/x"};
+  CHECK(output_name(default_output_name, v6) == "[::1]:81/x");
+
+  CHECK(!template_problem("{host}/{path}"));
+  CHECK(!template_problem("{index}"));
+  CHECK(!template_problem("plain-name"));
+  CHECK(template_problem("{hostname}") == "an unknown placeholder {hostname}");
+  CHECK(template_problem("{path") == "an unclosed '{'");
+  CHECK(template_problem("") == "no name at all");
+  CHECK(template_problem("../..") == "no name at all");
+}
+
+TEST_CASE("name_fields_of takes the host with a port that is not the default, and the target") {
+  auto f = name_fields_of("HTTP://Example.COM:80/x/y?q#frag", 3, "printed");
+  REQUIRE(f);
+  CHECK(f->host == "example.com");
+  CHECK(f->target == "/x/y?q");
+  CHECK(f->index == 3);
+  CHECK(f->url == "printed");
+  auto port = name_fields_of("https://h:8443", 0, "");
+  REQUIRE(port);
+  CHECK(port->host == "h:8443");
+  CHECK(port->target == "/");
+  CHECK(!name_fields_of("not a url", 0, ""));
 }

@@ -1,6 +1,8 @@
 // fanout-fetch, run as a user runs it: a separate process, against the loopback test server,
 // its output compared byte for byte (the "ms" figures aside, which vary from run to run).
 
+#include "naming.hpp"
+
 #include <support/fake_proxy.hpp>
 #include <support/test_server.hpp>
 
@@ -826,4 +828,257 @@ TEST_CASE("fanout-fetch --resume refuses a file that is not its JSON lines, and 
   auto other = fetch({"--resume", csv, "-o", (dir / "x").string(), "http://127.0.0.1:1/"});
   CHECK(other.exit_code == 2);
   CHECK(other.err.find("-o cannot name another file") != std::string::npos);
+}
+
+namespace {
+
+// Bytes no compressor shrinks and no two offsets of which look alike.
+std::string noise(std::size_t n) {
+  std::string s(n, '\0');
+  std::uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (auto& c : s) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<char>(x >> 56);
+  }
+  return s;
+}
+
+// Every regular file under `root`, as paths relative to it, sorted.
+std::vector<std::string> files_under(const fs::path& root) {
+  std::vector<std::string> out;
+  for (auto& e : fs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fanout-fetch --output-dir streams each 2xx body to its file, byte for byte") {
+  test_server server;
+  scratch_dir dir;
+  const std::string big = noise(3 << 20);  // many of the library's 256 KiB blocks
+  serve_body(server, "/big.bin", "application/octet-stream", big);
+  serve_body(server, "/bin", "application/octet-stream", all_bytes());
+  const std::string out = (dir / "out").string();
+  const std::string host = authority(server.url("/"));
+  const std::vector<std::string> paths{"/big.bin", "/bin", "/gzip", "/json", "/status/404", "/"};
+  std::vector<std::string> args{"--output-dir", out, "--body", "--max-inline", "1K"};
+  for (auto& p : paths) args.push_back(server.url(p));
+  auto r = fetch(args);
+  CHECK(r.exit_code == 0);
+  auto lines = parse_lines(without_ms(r.out));
+  REQUIRE(lines.size() == paths.size());
+
+  std::string gzip_text;
+  for (int i = 0; i < 200; ++i) gzip_text += "hello gzip ";
+  struct want {
+    std::string name;
+    const std::string* bytes;
+  };
+  const std::string json_body = R"({"id": 42, "name": "widget", "tags": ["a", "b"]})";
+  const std::vector<want> files{{host + "/big.bin", &big},
+                                {host + "/bin", nullptr},
+                                {host + "/gzip", &gzip_text},
+                                {host + "/json", &json_body}};
+  const std::string all = all_bytes();
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    INFO(files[i].name);
+    const std::string& bytes = files[i].bytes ? *files[i].bytes : all;
+    CHECK(lines[i]["file"] == out + "/" + files[i].name);
+    CHECK(lines[i]["bytes"] == bytes.size());
+    CHECK(slurp(fs::path(out) / files[i].name) == bytes);  // decoded: gzip undone
+  }
+  // Up to --max-inline a body is inlined as well; beyond, not, and no error.
+  CHECK(lines[0]["body"].is_null());
+  CHECK(lines[0]["body_encoding"].is_null());
+  CHECK(lines[1]["body"] == all_bytes_base64);
+  CHECK(lines[3]["body"] == nlohmann::json::parse(json_body));
+  // Another status: its body stays in the line, no file.
+  CHECK(lines[4]["status"] == 404);
+  CHECK(lines[4]["file"].is_null());
+  CHECK(lines[4]["body"] == "status 404");
+  CHECK(lines[5]["status"] == 404);  // "/" has no route here: still no file
+  CHECK(files_under(out) ==
+        std::vector<std::string>{host + "/big.bin", host + "/bin", host + "/gzip", host + "/json"});
+}
+
+TEST_CASE("fanout-fetch --output-dir: names from hostile URLs stay inside DIR") {
+  test_server server;
+  scratch_dir dir;
+  server.route("/*", [](fanout::test::exchange& x) { x.res.body() = std::string(x.req.target()); });
+  const std::string out = (dir / "out").string();
+  const std::string host = authority(server.url("/"));
+  const std::string long_segment(1000, 'L');
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"/../../etc/passwd", host + "/etc/passwd"},
+      {"/%2e%2e/%2E%2E/escape", host + "/escape"},
+      {"/a/..%2F..%2F..%2Fb", host + "/a/..%2F..%2F..%2Fb"},
+      {"/a/%2F..%2F/c", host + "/a/%2F..%2F/c"},
+      {"/w/..%5C..%5Cwin", host + "/w/..%5C..%5Cwin"},
+      {"/%00nul", host + "/%00nul"},
+      {"/q?x=../../y&z=/etc", host + "/q?x=..%2F..%2Fy&z=%2Fetc"},
+      {"/d/", host + "/d/index.html"},
+      {"/", host + "/index.html"},
+      {"/long/" + long_segment, host + "/long/" + fetch_tool::cap_component(long_segment)},
+  };
+  std::vector<std::string> args{"--output-dir", out};
+  for (auto& [path, name] : cases) args.push_back(server.url(path));
+  auto r = fetch(args);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  auto lines = parse_lines(without_ms(r.out));
+  REQUIRE(lines.size() == cases.size());
+  std::vector<std::string> expected;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    INFO(cases[i].first);
+    CHECK(lines[i]["file"] == out + "/" + cases[i].second);
+    expected.push_back(cases[i].second);
+  }
+  std::sort(expected.begin(), expected.end());
+  CHECK(files_under(dir.path) == [&] {
+    std::vector<std::string> in_dir;
+    for (auto& e : expected) in_dir.push_back("out/" + e);
+    return in_dir;
+  }());
+  // And with a template that tries to climb out itself.
+  auto climbing =
+      fetch({"--output-dir", out, "--output-name", "../../{index}-{sha256}", server.url("/x")});
+  CHECK(climbing.exit_code == 0);
+  CHECK(parse_lines(climbing.out)[0]["file"] ==
+        out + "/0-" + fetch_tool::sha256_hex(server.url("/x")));
+  CHECK(fs::exists(fs::path(out) / ("0-" + fetch_tool::sha256_hex(server.url("/x")))));
+}
+
+TEST_CASE("fanout-fetch --output-dir keeps existing files unless --overwrite") {
+  test_server server;
+  scratch_dir dir;
+  std::string body = "first";
+  server.route("/f", [&](fanout::test::exchange& x) { x.res.body() = body; });
+  const std::string out = (dir / "out").string();
+  const auto file = fs::path(out) / authority(server.url("/")) / "f";
+  auto first = fetch({"--output-dir", out, server.url("/f")});
+  CHECK(first.exit_code == 0);
+  CHECK(slurp(file) == "first");
+
+  body = "second";
+  auto kept = fetch({"--output-dir", out, server.url("/f")});
+  CHECK(kept.exit_code == 1);
+  CHECK(kept.out.find(R"("error":{"code":"file_exists")") != std::string::npos);
+  CHECK(kept.out.find("(--overwrite replaces it)") != std::string::npos);
+  CHECK(slurp(file) == "first");
+
+  auto replaced = fetch({"--output-dir", out, "--overwrite", server.url("/f")});
+  CHECK(replaced.exit_code == 0);
+  CHECK(slurp(file) == "second");
+
+  CHECK(fetch({"--overwrite", server.url("/f")}).exit_code == 2);
+  CHECK(fetch({"--continue", server.url("/f")}).exit_code == 2);
+  auto bad = fetch({"--output-dir", out, "--output-name", "{nope}", server.url("/f")});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("has an unknown placeholder {nope}") != std::string::npos);
+}
+
+TEST_CASE("fanout-fetch --continue resumes a .part by Range") {
+  test_server server;
+  scratch_dir dir;
+  const std::string body = noise(1 << 20);
+  const std::string etag = "\"v1\"";
+  std::vector<std::string> ranges;
+  bool cut = true;
+  server.route("/file", [&](fanout::test::exchange& x) {
+    namespace http = boost::beast::http;
+    auto const range = std::string(x.req[http::field::range]);
+    ranges.push_back(range);
+    if (cut) {  // the first answer stops 300,000 bytes in: the server went away
+      cut = false;
+      x.raw = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) +
+              "\r\nETag: " + etag + "\r\n\r\n" + body.substr(0, 300000);
+      x.close = true;
+      return;
+    }
+    x.res.set(http::field::etag, etag);
+    std::size_t from = 0;
+    if (!range.empty() && x.req[http::field::if_range] == etag) {
+      from = std::stoull(range.substr(6));  // "bytes=N-"
+      x.res.result(http::status::partial_content);
+      x.res.set(http::field::content_range, "bytes " + std::to_string(from) + "-" +
+                                                std::to_string(body.size() - 1) + "/" +
+                                                std::to_string(body.size()));
+    }
+    x.res.body() = body.substr(from);
+  });
+  const std::string out = (dir / "out").string();
+  const auto file = fs::path(out) / authority(server.url("/")) / "file";
+  auto broken = fetch({"--output-dir", out, server.url("/file")});
+  CHECK(broken.exit_code == 1);
+  CHECK(!fs::exists(file));
+  REQUIRE(fs::exists(file.string() + ".part"));
+  auto const part = fs::file_size(file.string() + ".part");
+  CHECK(part > 0);
+  CHECK(part <= 300000);
+
+  auto resumed = fetch({"--output-dir", out, "--continue", server.url("/file")});
+  CHECK(resumed.exit_code == 0);
+  CHECK(slurp(file) == body);
+  CHECK(!fs::exists(file.string() + ".part"));
+  REQUIRE(ranges.size() == 2);
+  CHECK(ranges[0].empty());
+  CHECK(ranges[1] == "bytes=" + std::to_string(part) + "-");
+  auto line = parse_lines(resumed.out).at(0);
+  CHECK(line["status"] == 206);
+  CHECK(line["bytes"] == body.size());  // the whole file, not only this request's part
+}
+
+TEST_CASE("fanout-fetch --resume with --output-dir after kill -9: every file complete") {
+  test_server server;
+  scratch_dir dir;
+  const std::size_t n = 30;
+  {
+    std::ofstream urls(dir / "urls.txt");
+    for (std::size_t i = 0; i < n; ++i)
+      urls << server.url("/delay/100?i=" + std::to_string(i)) << "\n";
+  }
+  const auto out = (dir / "out.jsonl").string();
+  const auto files = (dir / "files").string();
+  const std::vector<std::string> args{"-c",
+                                      "2",
+                                      "-i",
+                                      (dir / "urls.txt").string(),
+                                      "--resume",
+                                      out,
+                                      "--output-dir",
+                                      files,
+                                      "--output-name",
+                                      "{index}.txt"};
+  pid_t pid = spawn_fetch(args);
+  REQUIRE(pid > 0);
+  auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (count_lines(slurp(out)) < 6 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(count_lines(slurp(out)) < n);
+
+  auto resumed = fetch(args);
+  CHECK(resumed.exit_code == 0);
+  auto lines = parse_lines(slurp(out));
+  REQUIRE(lines.size() == n);
+  std::set<std::size_t> seen;
+  for (auto& l : lines) {
+    auto const i = l["index"].get<std::size_t>();
+    seen.insert(i);
+    CHECK(l["file"] == files + "/" + std::to_string(i) + ".txt");
+  }
+  CHECK(seen.size() == n);
+  std::vector<std::string> expected;
+  for (std::size_t i = 0; i < n; ++i) {
+    CHECK(slurp(fs::path(files) / (std::to_string(i) + ".txt")) == "late");
+    expected.push_back(std::to_string(i) + ".txt");
+  }
+  std::sort(expected.begin(), expected.end());
+  CHECK(files_under(files) == expected);  // no .part left behind
 }

@@ -4,6 +4,7 @@
 // fanout-fetch's command line: what it accepts, and its --help text.
 
 #include "body_encoding.hpp"
+#include "naming.hpp"
 #include "shard.hpp"
 
 #include <fanout/http/request.hpp>
@@ -28,7 +29,8 @@ inline constexpr std::string_view usage_text =
                     [--rate PER_SECOND] [--proxy URL] [--trust-env] [--format jsonl|summary]
                     [-o FILE] [--fail] [--max-filesize BYTES]
                     [--body [auto|json|text|base64]] [--max-inline BYTES] [--shard K/N]
-                    [--resume FILE [--resume-retry-errors]] [--no-progress]
+                    [--resume FILE [--resume-retry-errors]] [--output-dir DIR
+                    [--output-name TEMPLATE] [--overwrite] [--continue]] [--no-progress]
 
 Fetches every URL concurrently through one pooled HTTP/1.1 session and reports each one.
 
@@ -101,6 +103,28 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
   --resume-retry-errors
                      with --resume, fetch again the inputs whose line has an error (and with
                      --fail a status >= 400); their old lines are dropped from FILE
+  --output-dir DIR   stream each 2xx body to a file under DIR (directories made as needed),
+                     through NAME.part renamed to NAME once complete; the JSON line gains
+                     "file" (null when no file was written: an error, or another status,
+                     whose body is not saved). A file that exists is an item error
+                     (file_exists) unless --overwrite; two inputs of one run with the same
+                     name: the later one is an item error (file_busy) while the first
+                     writes. With --body, bodies up to --max-inline are inlined too:
+                     fanout-fetch --output-dir mirror -i urls.txt
+  --output-name T    the file name under DIR (default {host}/{path}): {host} is the host,
+                     lower case, with :port when not the default; {path} the URL's path,
+                     percent-decoded, with index.html for an empty path or one ending in
+                     '/', and ?query kept on the last part; {index} the input's position;
+                     {sha256} the SHA-256 (hex) of the URL as the JSON line prints it. Names
+                     never leave DIR whatever the URL says: '.', '..' and empty parts are
+                     dropped (%2e%2e too), '/', '\', '%' and control characters in a part
+                     are written %XX, and a part is cut to 245 bytes (then '~' and 16 hex
+                     digits of its SHA-256 end it): --output-name '{index}-{sha256}'
+  --overwrite        replace files that exist under DIR
+  --continue         continue NAME.part files an earlier attempt left, by Range (If-Range
+                     on the validator it was written under; 200 starts over); --resume
+                     implies it, and --overwrite for the inputs it fetches again (a file
+                     may be complete while its line was lost in the crash)
   --no-progress      no progress line on standard error (never shown unless it is a terminal)
   -h, --help         this text
 
@@ -140,6 +164,10 @@ struct options {
   shard_spec shard;                   ///< 1/1: every input
   std::optional<std::string> resume;  ///< the earlier run's JSON lines, appended to
   bool resume_retry_errors = false;
+  std::optional<std::string> output_dir;  ///< bodies to files under it
+  std::string output_name{default_output_name};
+  bool overwrite = false;
+  bool continue_partial = false;  ///< --continue
   bool progress = true;
   bool help = false;
 };
@@ -292,6 +320,18 @@ inline options parse(int argc, char** argv) {
       if (o.resume->empty() || *o.resume == "-") throw usage_error("--resume needs a file name");
     } else if (arg == "--resume-retry-errors") {
       o.resume_retry_errors = true;
+    } else if (arg == "--output-dir") {
+      o.output_dir = std::string(value());
+      if (o.output_dir->empty()) throw usage_error("--output-dir needs a directory");
+    } else if (arg == "--output-name") {
+      o.output_name = std::string(value());
+      if (auto problem = template_problem(o.output_name))
+        throw usage_error("--output-name '" + o.output_name + "' has " + *problem +
+                          " (placeholders: {host} {path} {index} {sha256})");
+    } else if (arg == "--overwrite") {
+      o.overwrite = true;
+    } else if (arg == "--continue") {
+      o.continue_partial = true;
     } else if (arg == "--no-progress") {
       o.progress = false;
     } else if (arg.size() > 1 && arg.front() == '-') {
@@ -306,6 +346,9 @@ inline options parse(int argc, char** argv) {
   if (o.resume && o.output && *o.output != *o.resume)
     throw usage_error("--resume FILE appends to FILE: -o cannot name another file");
   if (o.resume) o.output = o.resume;
+  if (!o.output_dir && (o.overwrite || o.continue_partial))
+    throw usage_error(std::string(o.overwrite ? "--overwrite" : "--continue") +
+                      " needs --output-dir DIR");
   return o;
 }
 

@@ -4,6 +4,7 @@
 #include "cli.hpp"
 #include "input.hpp"
 #include "output.hpp"
+#include "output_dir.hpp"
 #include "report.hpp"
 #include "resume.hpp"
 
@@ -23,6 +24,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <ranges>
@@ -61,26 +63,53 @@ struct memory_limit {
 
 memory_limit body_memory_limit(const fetch_tool::options& o) {
   const std::uint64_t filesize = o.max_filesize.value_or(std::uint64_t(64) << 20);
-  if (o.inline_body && o.max_inline < filesize) return {o.max_inline, "--max-inline"};
+  // With --output-dir a larger body is not inlined, and no error.
+  if (o.inline_body && !o.output_dir && o.max_inline < filesize)
+    return {o.max_inline, "--max-inline"};
   return {filesize, "--max-filesize"};
 }
 
-// A body over the limit says which flag set it, in the tool's terms rather than the library's.
-fanout::error explain_limit(const fanout::error& e, const memory_limit& limit) {
-  if (e.code() != fanout::http_errc::body_too_large) return e;
-  std::string why = " (the limit: " + limit.flag + " " + std::to_string(limit.bytes) + ")";
-  return fanout::error(e.code(), e.message() + why);
+// An error in the tool's terms rather than the library's: a body over the limit names the flag
+// that set it, an existing file the flag that replaces it.
+fanout::error explain(const fanout::error& e, const memory_limit& limit) {
+  if (e.code() == fanout::http_errc::body_too_large) {
+    std::string why = " (the limit: " + limit.flag + " " + std::to_string(limit.bytes) + ")";
+    return fanout::error(e.code(), e.message() + why);
+  }
+  if (e.code() == boost::system::errc::file_exists) {
+    auto message = e.message();
+    const std::string_view library_flag = "file_options::overwrite";
+    if (auto at = message.find(library_flag); at != std::string::npos)
+      message.replace(at, library_flag.size(), "--overwrite");
+    return fanout::error(e.code(), message);
+  }
+  return e;
 }
 
-// The status, the body's length and, with --body, the body itself.
-void describe(const fetch_tool::options& o, const fanout::response& r, fetch_tool::record& rec) {
-  rec.status = r.status();
-  rec.bytes = r.body().size();
-  if (!o.inline_body) return;
+// With --body: `bytes`, the body, into the record as its "body".
+void inline_body(const fetch_tool::options& o, const fanout::response& r, std::string_view bytes,
+                 fetch_tool::record& rec) {
   auto encoded =
-      fetch_tool::encode_body(*o.inline_body, r.header("content-type").value_or(""), r.body());
+      fetch_tool::encode_body(*o.inline_body, r.header("content-type").value_or(""), bytes);
   rec.encoding = encoded.encoding;
   rec.body = encoded.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// The status, the body's length, its file with --output-dir, and with --body the body itself
+// (up to --max-inline when it went to a file, or stayed in memory under --output-dir).
+void describe(const fetch_tool::options& o, const fanout::response& r, fetch_tool::record& rec) {
+  rec.status = r.status();
+  if (!r.path().empty()) {
+    rec.file = std::string(r.path());
+    std::error_code ec;
+    rec.bytes = std::filesystem::file_size(*rec.file, ec);  // all of it, a resumed part too
+    if (o.inline_body)
+      if (auto bytes = fetch_tool::read_file_up_to(*rec.file, o.max_inline))
+        inline_body(o, r, *bytes, rec);
+    return;
+  }
+  rec.bytes = r.body().size();
+  if (o.inline_body && r.body().size() <= o.max_inline) inline_body(o, r, r.body(), rec);
 }
 
 // What the --resume file says is done, that file made ready to append to. A file that does
@@ -171,6 +200,12 @@ int main(int argc, char** argv) {
   const std::size_t total = lines ? 0 : o.urls.size();  // unknown while lines are read
   fetch_tool::url_feed feed(ctx.get_executor(), std::move(o.urls), lines, 1024 + 4 * o.concurrency);
 
+  std::optional<fetch_tool::output_files> files;
+  if (o.output_dir) files.emplace(*o.output_dir, o.output_name);
+  // A rerun under --resume replaces a file its crashed run completed without writing the line.
+  const fanout::file_options file_options{.resume = o.continue_partial || o.resume.has_value(),
+                                          .overwrite = o.overwrite || o.resume.has_value()};
+
   // Whether this run fetches input `index`, the URL `url`.
   auto wanted = [&](std::size_t index, std::string_view url) {
     if (previous.is_done(index)) return false;
@@ -191,6 +226,12 @@ int main(int argc, char** argv) {
     }
     rec.url = fanout::redact(*url);  // printed: without its password
     const auto t0 = clock_type::now();
+    fetch_tool::output_files::plan file;
+    if (files) file = files->claim(*url, index, rec.url);
+    if (file.error) {
+      rec.error = std::move(file.error);
+      co_return rec;
+    }
     try {
       fanout::request req;  // named, not a temporary in co_await: see session's GCC 12 note
       req.method = o.method;
@@ -200,19 +241,22 @@ int main(int argc, char** argv) {
         req.json = *o.json;
       else if (o.body)
         req.body = *o.body;
+      if (!file.path.empty()) req.sink = fanout::body_sink::file(file.path, file_options);
       auto r = co_await http->try_request(std::move(req));
       if (r)
         describe(o, *r, rec);
       else
-        rec.error = explain_limit(r.error(), in_memory);
+        rec.error = explain(r.error(), in_memory);
     } catch (...) {
       rec.error = fanout::error_from_current_exception();
     }
+    if (!file.path.empty()) files->release(file.path);
     rec.ms = seconds_since(t0) * 1000;
     co_return rec;
   };
 
-  const fetch_tool::line_fields fields{.body = o.inline_body.has_value()};
+  const fetch_tool::line_fields fields{.file = o.output_dir.has_value(),
+                                       .body = o.inline_body.has_value()};
   fetch_tool::tally tally;
   const auto started = clock_type::now();
   asio::steady_timer ticker(ctx);

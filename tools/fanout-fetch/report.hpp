@@ -32,18 +32,46 @@ struct record {
   /// as one string, not as a JSON tree), and how it was encoded; unset for no body.
   std::optional<std::string> body;
   body_encoding encoding = body_encoding::text;
-  bool end_of_input = false;  ///< no URL at this index: the input ended before it
-  bool skipped = false;       ///< not this run's to fetch (another shard's, or done before)
+  std::optional<std::string> file;  ///< with --output-dir: where the body is, once complete
+  bool end_of_input = false;        ///< no URL at this index: the input ended before it
+  bool skipped = false;             ///< not this run's to fetch (another shard's, or done before)
 };
 
 /// What the JSON lines carry beyond the fixed keys.
 struct line_fields {
+  bool file = false;  ///< `"file"` (null when no file was written)
   bool body = false;  ///< `"body_encoding"` and `"body"` (null when there is none)
 };
 
+/// The name of an error code in the JSON lines and the summary: fanout's own names, and the
+/// POSIX names of the file errors an --output-dir meets (`file_exists`, `no_space_on_device`).
+inline std::string code_name(const boost::system::error_code& ec) {
+  namespace se = boost::system::errc;
+  struct named {
+    se::errc_t code;
+    const char* name;
+  };
+  static constexpr named file_errors[] = {
+      {se::file_exists, "file_exists"},
+      {se::device_or_resource_busy, "file_busy"},
+      {se::no_space_on_device, "no_space_on_device"},
+      {se::permission_denied, "permission_denied"},
+      {se::read_only_file_system, "read_only_file_system"},
+      {se::not_a_directory, "not_a_directory"},
+      {se::is_a_directory, "is_a_directory"},
+      {se::filename_too_long, "filename_too_long"},
+      {se::no_such_file_or_directory, "no_such_file_or_directory"},
+      {se::file_too_large, "file_too_large"},
+      {se::too_many_files_open, "too_many_files_open"},
+  };
+  for (auto& e : file_errors)
+    if (ec == e.code) return e.name;
+  return fanout::error_name(ec);
+}
+
 /// `{"index":0,"url":"...","status":200,"bytes":123,"ms":12.5,"error":null}`: keys in this
-/// order, ms to 0.1, invalid UTF-8 in a URL or message replaced rather than fatal. With
-/// `fields.body`, `"body_encoding"` and `"body"` follow, the body last (the big one).
+/// order, ms to 0.1, invalid UTF-8 in a URL or message replaced rather than fatal. Then, as
+/// `fields` asks, `"file"`, `"body_encoding"` and `"body"`, the body last (the big one).
 inline std::string jsonl(std::size_t index, const record& r, line_fields fields = {}) {
   nlohmann::ordered_json j;
   j["index"] = index;
@@ -57,9 +85,10 @@ inline std::string jsonl(std::size_t index, const record& r, line_fields fields 
   }
   j["ms"] = std::round(r.ms * 10) / 10;
   if (r.error)
-    j["error"] = {{"code", fanout::error_name(r.error->code())}, {"message", r.error->message()}};
+    j["error"] = {{"code", code_name(r.error->code())}, {"message", r.error->message()}};
   else
     j["error"] = nullptr;
+  if (fields.file) j["file"] = r.file ? nlohmann::ordered_json(*r.file) : nullptr;
   if (fields.body) j["body_encoding"] = r.body ? nlohmann::ordered_json(name(r.encoding)) : nullptr;
   auto line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (!fields.body) return line;
@@ -76,7 +105,7 @@ class tally {
     latencies_.push_back(static_cast<float>(r.ms));
     if (r.error) {
       ++errors_;
-      ++by_error_[fanout::error_name(r.error->code())];
+      ++by_error_[code_name(r.error->code())];
     } else {
       ++by_status_[r.status];
       if (r.status >= 400) ++error_statuses_;
