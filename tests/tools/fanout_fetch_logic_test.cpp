@@ -2,7 +2,9 @@
 
 #include "body_encoding.hpp"
 #include "cli.hpp"
+#include "input.hpp"
 #include "naming.hpp"
+#include "progress.hpp"
 #include "resume.hpp"
 #include "shard.hpp"
 
@@ -380,4 +382,56 @@ TEST_CASE("name_fields_of takes the host with a port that is not the default, an
   CHECK(port->host == "h:8443");
   CHECK(port->target == "/");
   CHECK(!name_fields_of("not a url", 0, ""));
+}
+
+TEST_CASE("progress_line: bar, counts with commas, percent, rates, ETA, errors") {
+  struct row {
+    progress_state state;
+    std::string line;
+  };
+  const std::vector<row> table{
+      {{12'345, 50'000, 41'000'000, 12, 10.0},
+       "[===>            ] 12,345/50,000 24% 1,235 req/s 4.1 MB/s ETA 0:31 errors 12"},
+      {{0, 50'000, 0, 0, 0.0},
+       "[>               ] 0/50,000 0% 0.0 req/s 0.0 MB/s ETA -:-- errors 0"},
+      {{50, 50, 5'000, 0, 2.0},
+       "[================] 50/50 100% 25.0 req/s 0.0 MB/s ETA 0:00 errors 0"},
+      {{49, 50, 0, 1, 1.0}, "[===============>] 49/50 98% 49.0 req/s 0.0 MB/s ETA 0:00 errors 1"},
+      {{1, 3'601, 0, 0, 1.0},
+       "[>               ] 1/3,601 0% 1.0 req/s 0.0 MB/s ETA 1:00:00 errors 0"},
+      {{1'234'567, std::nullopt, 2'500'000'000, 1'000, 100.0},
+       "1,234,567/? 12,346 req/s 25.0 MB/s errors 1,000"},
+      {{0, 0, 0, 0, 0.0}, "[================] 0/0 100% 0.0 req/s 0.0 MB/s ETA 0:00 errors 0"},
+  };
+  for (auto& r : table) {
+    INFO(r.line);
+    CHECK(progress_line(r.state) == r.line);
+  }
+  CHECK(with_commas(0) == "0");
+  CHECK(with_commas(999) == "999");
+  CHECK(with_commas(1000) == "1,000");
+  CHECK(with_commas(18446744073709551615ull) == "18,446,744,073,709,551,615");
+  CHECK(clock_time(59.4) == "0:59");
+  CHECK(clock_time(61) == "1:01");
+  CHECK(clock_time(3599) == "59:59");
+  CHECK(clock_time(36000) == "10:00:00");
+  CHECK(progress_bar(1, 2, 4) == "[==> ]");
+  CHECK(progress_bar(3, 4, 4) == "[===>]");
+  CHECK(progress_bar(4, 4, 4) == "[====]");
+}
+
+TEST_CASE("url_in_line and count_urls skip blanks and comments, and count what is wanted") {
+  CHECK(url_in_line("  http://a/ \r") == std::optional<std::string_view>("http://a/"));
+  CHECK(!url_in_line(""));
+  CHECK(!url_in_line(" \t\r"));
+  CHECK(!url_in_line("  # comment"));
+  CHECK(url_in_line("x#y") == std::optional<std::string_view>("x#y"));
+  std::istringstream in("http://a/\n\n# c\nhttp://b/\nhttp://c/\n");
+  std::vector<std::size_t> seen;
+  auto n = count_urls(in, 5, [&](std::size_t i, std::string_view url) {
+    seen.push_back(i);
+    return url != "http://b/";
+  });
+  CHECK(n == 2);
+  CHECK(seen == std::vector<std::size_t>{5, 6, 7});
 }

@@ -1082,3 +1082,147 @@ TEST_CASE("fanout-fetch --resume with --output-dir after kill -9: every file com
   std::sort(expected.begin(), expected.end());
   CHECK(files_under(files) == expected);  // no .part left behind
 }
+
+namespace {
+
+std::size_t occurrences(const std::string& text, const std::string& word) {
+  std::size_t n = 0;
+  for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) ++n;
+  return n;
+}
+
+// What `command` prints on its standard output (via popen).
+std::string output_of(const std::string& command) {
+  std::string out;
+  if (std::FILE* p = ::popen(command.c_str(), "r")) {
+    char buf[4096];
+    while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    ::pclose(p);
+  }
+  return out;
+}
+
+/// A detached tmux session on a server of its own (a unique -L socket), 200x50, running
+/// `command`; the server is killed by the destructor whatever the test did.
+class tmux_session {
+ public:
+  explicit tmux_session(const std::string& command)
+      : socket_("fanout-fetch-test-" + std::to_string(::getpid()) + "-" +
+                std::to_string(++made())) {
+    started_ = std::system(("env -u TMUX tmux -L " + socket_ + " new-session -d -x 200 -y 50 " +
+                            quote(command))
+                               .c_str()) == 0;
+  }
+  // The server goes, and the socket file it leaves behind.
+  ~tmux_session() {
+    std::system((tmux() + " kill-server 2>/dev/null").c_str());
+    const char* dir = std::getenv("TMUX_TMPDIR");
+    std::error_code ignored;
+    fs::remove(
+        fs::path(dir && *dir ? dir : "/tmp") / ("tmux-" + std::to_string(::getuid())) / socket_,
+        ignored);
+  }
+  tmux_session(const tmux_session&) = delete;
+  tmux_session& operator=(const tmux_session&) = delete;
+
+  bool started() const { return started_; }
+  /// The pane's text as shown now.
+  std::string screen() const { return output_of(tmux() + " capture-pane -p"); }
+
+  /// Polls the screen every 20 ms until `done(screen)` or `limit`; the last screen seen.
+  template <class Pred>
+  std::string wait_for(Pred done, std::chrono::seconds limit) const {
+    auto const deadline = std::chrono::steady_clock::now() + limit;
+    std::string s = screen();
+    while (!done(s) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      s = screen();
+    }
+    return s;
+  }
+
+ private:
+  std::string tmux() const { return "tmux -L " + socket_; }
+  static int& made() {
+    static int n = 0;
+    return n;
+  }
+
+  std::string socket_;
+  bool started_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("fanout-fetch draws a progress bar on a terminal: the total, then the final state") {
+  REQUIRE(std::system("tmux -V > /dev/null 2>&1") == 0);
+  test_server server;
+  scratch_dir dir;
+  {
+    std::ofstream urls(dir / "urls.txt");
+    for (int i = 0; i < 45; ++i) urls << server.url("/delay/40?i=" + std::to_string(i)) << "\n";
+    for (int i = 0; i < 5; ++i) urls << "http://127.0.0.1:1/refused\n";
+  }
+  const std::string fetch_path = FANOUT_FETCH_PATH;
+  const std::string urls = (dir / "urls.txt").string();
+  // A regular file first (the total is known), then the same lines through a pipe (unknown).
+  const std::string command = fetch_path + " -c 2 -i " + quote(urls) + " -o " +
+                              quote((dir / "a.jsonl").string()) + "; echo EXIT=$?; cat " +
+                              quote(urls) + " | " + fetch_path + " -c 8 -i - -o " +
+                              quote((dir / "b.jsonl").string()) + "; echo EXIT=$?; sleep 60";
+  tmux_session tmux(command);
+  REQUIRE(tmux.started());
+
+  // Mid-run (45 requests of 40 ms, 2 at a time: about a second): the total is there already.
+  static const std::regex partial(R"(\[=*> *\] ([0-9]+)/50 ([0-9]+)% )");
+  auto const mid = tmux.wait_for(
+      [](const std::string& s) {
+        std::smatch m;
+        return std::regex_search(s, m, partial) && std::stoi(m[2]) < 100 && std::stoi(m[1]) > 0;
+      },
+      std::chrono::seconds(20));
+  INFO("mid-run screen:\n" << mid);
+  std::smatch m;
+  CHECK(std::regex_search(mid, m, partial));
+
+  auto const end = tmux.wait_for([](const std::string& s) { return occurrences(s, "EXIT=") == 2; },
+                                 std::chrono::seconds(30));
+  INFO("final screen:\n" << end);
+  std::istringstream rows(end);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(rows, l);)
+    if (!l.empty()) lines.push_back(l);
+  REQUIRE(lines.size() >= 4);
+  static const std::regex file_final(
+      R"(^\[================\] 50/50 100% [0-9.,]+ req/s [0-9.]+ MB/s ETA 0:00 errors 5 *$)");
+  static const std::regex pipe_final(R"(^50/\? [0-9.,]+ req/s [0-9.]+ MB/s errors 5 *$)");
+  // The summary goes to the terminal too (stdout is one); the bar's line stands above it.
+  auto bar = std::find_if(lines.begin(), lines.end(),
+                          [](auto& l) { return std::regex_match(l, file_final); });
+  CHECK(bar != lines.end());
+  auto piped = std::find_if(lines.begin(), lines.end(),
+                            [](auto& l) { return std::regex_match(l, pipe_final); });
+  CHECK(piped != lines.end());
+  CHECK(std::count(lines.begin(), lines.end(), "EXIT=1") == 2);  // the 5 refused ones
+  CHECK(count_lines(slurp(dir / "a.jsonl")) == 50);
+  CHECK(count_lines(slurp(dir / "b.jsonl")) == 50);
+}
+
+TEST_CASE("fanout-fetch shows no progress with --no-progress, or off a terminal") {
+  test_server server;
+  auto r = fetch({server.url("/hello")});
+  CHECK(r.err.empty());
+  REQUIRE(std::system("tmux -V > /dev/null 2>&1") == 0);
+  scratch_dir dir;
+  tmux_session tmux(std::string(FANOUT_FETCH_PATH) + " --no-progress -o " +
+                    quote((dir / "a.jsonl").string()) + " --format jsonl " +
+                    quote(server.url("/hello")) + "; echo EXIT=$?; sleep 60");
+  REQUIRE(tmux.started());
+  auto const end =
+      tmux.wait_for([](const std::string& s) { return s.find("EXIT=") != std::string::npos; },
+                    std::chrono::seconds(20));
+  INFO(end);
+  CHECK(end.find("EXIT=0") != std::string::npos);
+  CHECK(end.find("req/s") == std::string::npos);
+  CHECK(count_lines(slurp(dir / "a.jsonl")) == 1);
+}

@@ -24,11 +24,31 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 namespace fetch_tool {
+
+/// The URL a line of input holds, trimmed of blanks and CR; nullopt for a blank line or a
+/// comment (first non-blank character '#').
+inline std::optional<std::string_view> url_in_line(std::string_view raw) {
+  auto first = raw.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos || raw[first] == '#') return std::nullopt;
+  auto last = raw.find_last_not_of(" \t\r");
+  return raw.substr(first, last - first + 1);
+}
+
+/// How many URLs of `in`, whose first has index `first_index`, `wanted(index, url)` takes:
+/// one pass, a line at a time (the progress line's total for a regular file).
+template <class Wanted>
+std::size_t count_urls(std::istream& in, std::size_t first_index, Wanted&& wanted) {
+  std::size_t index = first_index, count = 0;
+  for (std::string raw; std::getline(in, raw);)
+    if (auto url = url_in_line(raw)) count += wanted(index++, *url) ? 1 : 0;
+  return count;
+}
 
 /// Used on the event loop's (single) thread, but for the reader thread it starts.
 class url_feed {
@@ -89,9 +109,8 @@ class url_feed {
     std::vector<std::string> batch;
     std::string raw;
     while (std::getline(in, raw)) {
-      auto first = raw.find_first_not_of(" \t\r");
-      if (first == std::string::npos || raw[first] == '#') continue;  // blank or comment
-      auto last = raw.find_last_not_of(" \t\r");
+      auto url = url_in_line(raw);
+      if (!url) continue;
       {
         std::unique_lock lock(mutex_);
         if (in_flight_ >= read_ahead_ && !batch.empty()) {
@@ -102,7 +121,7 @@ class url_feed {
         room_.wait(lock, [&] { return in_flight_ < read_ahead_; });
         ++in_flight_;
       }
-      batch.push_back(raw.substr(first, last - first + 1));
+      batch.emplace_back(*url);
       if (batch.size() < 256 && in.rdbuf()->in_avail() > 0) continue;
       deliver(std::exchange(batch, {}));
     }

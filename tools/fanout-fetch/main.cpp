@@ -2,9 +2,10 @@
 // in input order, as JSON lines or a summary. `fanout-fetch --help` says how.
 
 #include "cli.hpp"
+#include "fetcher.hpp"
 #include "input.hpp"
 #include "output.hpp"
-#include "output_dir.hpp"
+#include "progress.hpp"
 #include "report.hpp"
 #include "resume.hpp"
 
@@ -17,6 +18,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,9 +26,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <ranges>
 
 namespace asio = boost::asio;
@@ -55,61 +57,48 @@ int usage(const std::string& message) {
   return 2;
 }
 
-// The most a body read into memory may have, and the flag that set it.
-struct memory_limit {
-  std::uint64_t bytes;
-  std::string flag;
+// Where the lines of URLs come from, beyond the command line's: a file, standard input, or
+// nothing. `path` names what can be read a second time to count the lines (a regular file).
+struct url_lines {
+  std::ifstream file;
+  std::istream* stream = nullptr;
+  std::optional<std::string> countable;
 };
 
-memory_limit body_memory_limit(const fetch_tool::options& o) {
-  const std::uint64_t filesize = o.max_filesize.value_or(std::uint64_t(64) << 20);
-  // With --output-dir a larger body is not inlined, and no error.
-  if (o.inline_body && !o.output_dir && o.max_inline < filesize)
-    return {o.max_inline, "--max-inline"};
-  return {filesize, "--max-filesize"};
+// Opens the input the options name; an error message when it cannot be read.
+std::optional<std::string> open_input(const fetch_tool::options& o, url_lines& in) {
+  auto regular = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  };
+  bool const from_stdin = (o.input && *o.input == "-") || (!o.input && o.urls.empty());
+  if (from_stdin) {
+    if (!o.input && isatty(STDIN_FILENO))
+      return "no URLs: give them as arguments, or with -i FILE|-";
+    in.stream = &std::cin;
+    struct stat st {};
+    // Redirected from a file: /dev/stdin opens that file again, for the count.
+    if (::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode)) in.countable = "/dev/stdin";
+  } else if (o.input) {
+    in.file.open(*o.input);
+    if (!in.file) return "cannot read " + *o.input;
+    in.stream = &in.file;
+    if (regular(*o.input)) in.countable = *o.input;
+  }
+  return std::nullopt;
 }
 
-// An error in the tool's terms rather than the library's: a body over the limit names the flag
-// that set it, an existing file the flag that replaces it.
-fanout::error explain(const fanout::error& e, const memory_limit& limit) {
-  if (e.code() == fanout::http_errc::body_too_large) {
-    std::string why = " (the limit: " + limit.flag + " " + std::to_string(limit.bytes) + ")";
-    return fanout::error(e.code(), e.message() + why);
-  }
-  if (e.code() == boost::system::errc::file_exists) {
-    auto message = e.message();
-    const std::string_view library_flag = "file_options::overwrite";
-    if (auto at = message.find(library_flag); at != std::string::npos)
-      message.replace(at, library_flag.size(), "--overwrite");
-    return fanout::error(e.code(), message);
-  }
-  return e;
-}
-
-// With --body: `bytes`, the body, into the record as its "body".
-void inline_body(const fetch_tool::options& o, const fanout::response& r, std::string_view bytes,
-                 fetch_tool::record& rec) {
-  auto encoded =
-      fetch_tool::encode_body(*o.inline_body, r.header("content-type").value_or(""), bytes);
-  rec.encoding = encoded.encoding;
-  rec.body = encoded.value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// The status, the body's length, its file with --output-dir, and with --body the body itself
-// (up to --max-inline when it went to a file, or stayed in memory under --output-dir).
-void describe(const fetch_tool::options& o, const fanout::response& r, fetch_tool::record& rec) {
-  rec.status = r.status();
-  if (!r.path().empty()) {
-    rec.file = std::string(r.path());
-    std::error_code ec;
-    rec.bytes = std::filesystem::file_size(*rec.file, ec);  // all of it, a resumed part too
-    if (o.inline_body)
-      if (auto bytes = fetch_tool::read_file_up_to(*rec.file, o.max_inline))
-        inline_body(o, r, *bytes, rec);
-    return;
-  }
-  rec.bytes = r.body().size();
-  if (o.inline_body && r.body().size() <= o.max_inline) inline_body(o, r, r.body(), rec);
+// The progress line's total: the inputs this run takes, when they can all be counted before
+// the run (command-line URLs and a regular file; a pipe cannot be read twice).
+std::optional<std::size_t> count_total(const fetch_tool::options& o, const url_lines& in,
+                                       const fetch_tool::selection& wanted) {
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < o.urls.size(); ++i) total += wanted(i, o.urls[i]) ? 1 : 0;
+  if (!in.stream) return total;
+  if (!in.countable) return std::nullopt;
+  std::ifstream again(*in.countable);
+  if (!again) return std::nullopt;
+  return total + fetch_tool::count_urls(again, o.urls.size(), wanted);
 }
 
 // What the --resume file says is done, that file made ready to append to. A file that does
@@ -123,6 +112,37 @@ fetch_tool::previous_run resume_from(const fetch_tool::options& o) {
   in.close();
   fetch_tool::prepare_resume_file(*o.resume, run, rule);
   return run;
+}
+
+// Where the JSON lines go: the -o/--resume file, standard output unless it gets the summary,
+// or nowhere.
+void open_lines(const fetch_tool::options& o, bool summary,
+                std::optional<fetch_tool::line_writer>& out) {
+  if (o.output && *o.output != "-")
+    out.emplace(*o.output, o.resume.has_value());
+  else if (!summary)
+    out.emplace(STDOUT_FILENO);
+}
+
+fanout::session_options session_settings(const fetch_tool::options& o, std::uint64_t memory_limit) {
+  const auto per_host = o.per_host.value_or(o.concurrency);
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<long long>(o.timeout_seconds * 1000 + 0.5));
+  return {
+      .max_connections_per_host = per_host,
+      .max_connections = std::max(per_host, o.concurrency),
+      .connect_timeout = std::min<std::chrono::milliseconds>(timeout, 10s),
+      .request_timeout = timeout,
+      .max_redirects = o.max_redirects,
+      .max_body_bytes = memory_limit,
+      .max_download_bytes = o.max_filesize.value_or(0),
+      .verify_tls = !o.insecure,
+      .ca_file = o.cacert,
+      .retry = {.max_attempts = o.retries + 1},
+      .rate_limit = {.requests_per_second = o.rate},
+      .proxy = o.proxy,
+      .trust_env = o.trust_env,
+  };
 }
 
 }  // namespace
@@ -139,140 +159,56 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  std::ifstream file;
-  std::istream* lines = nullptr;
-  if (o.input && *o.input == "-") {
-    lines = &std::cin;
-  } else if (o.input) {
-    file.open(*o.input);
-    if (!file) return usage("cannot read " + *o.input);
-    lines = &file;
-  } else if (o.urls.empty()) {
-    if (isatty(STDIN_FILENO)) return usage("no URLs: give them as arguments, or with -i FILE|-");
-    lines = &std::cin;
-  }
+  url_lines input;
+  if (auto problem = open_input(o, input)) return usage(*problem);
   const bool summary = o.format ? *o.format == "summary" : isatty(STDOUT_FILENO) != 0;
-  const bool to_file = o.output && *o.output != "-";
   fetch_tool::previous_run previous;
-  if (o.resume) {
-    try {
-      previous = resume_from(o);
-    } catch (const fetch_tool::usage_error& e) {
-      return usage(e.what());
-    }
+  try {
+    if (o.resume) previous = resume_from(o);
+  } catch (const fetch_tool::usage_error& e) {
+    return usage(e.what());
   }
   std::optional<fetch_tool::line_writer> jsonl_out;
-  if (to_file)
-    jsonl_out.emplace(*o.output, o.resume.has_value());
-  else if (!summary)
-    jsonl_out.emplace(STDOUT_FILENO);
+  open_lines(o, summary, jsonl_out);
   if (jsonl_out && !jsonl_out->error().empty()) return usage(jsonl_out->error());
+  const fetch_tool::selection wanted(o.shard, previous);
   const bool show_progress = o.progress && isatty(STDERR_FILENO);
+  const auto total = show_progress ? count_total(o, input, wanted) : std::nullopt;
   std::ios::sync_with_stdio(false);
 
   raise_open_files_limit();
   asio::io_context ctx(1);
-  const auto per_host = o.per_host.value_or(o.concurrency);
-  const auto timeout =
-      std::chrono::milliseconds(static_cast<long long>(o.timeout_seconds * 1000 + 0.5));
-  const auto in_memory = body_memory_limit(o);
   std::optional<fanout::session> http;
   try {
-    http.emplace(ctx, fanout::session_options{
-                          .max_connections_per_host = per_host,
-                          .max_connections = std::max(per_host, o.concurrency),
-                          .connect_timeout = std::min<std::chrono::milliseconds>(timeout, 10s),
-                          .request_timeout = timeout,
-                          .max_redirects = o.max_redirects,
-                          .max_body_bytes = in_memory.bytes,
-                          .max_download_bytes = o.max_filesize.value_or(0),
-                          .verify_tls = !o.insecure,
-                          .ca_file = o.cacert,
-                          .retry = {.max_attempts = o.retries + 1},
-                          .rate_limit = {.requests_per_second = o.rate},
-                          .proxy = o.proxy,
-                          .trust_env = o.trust_env,
-                      });
+    http.emplace(ctx, session_settings(o, fetch_tool::body_memory_limit(o).bytes));
   } catch (const std::exception& e) {
     return usage(e.what());
   }
-
-  const std::size_t total = lines ? 0 : o.urls.size();  // unknown while lines are read
-  fetch_tool::url_feed feed(ctx.get_executor(), std::move(o.urls), lines, 1024 + 4 * o.concurrency);
-
-  std::optional<fetch_tool::output_files> files;
-  if (o.output_dir) files.emplace(*o.output_dir, o.output_name);
-  // A rerun under --resume replaces a file its crashed run completed without writing the line.
-  const fanout::file_options file_options{.resume = o.continue_partial || o.resume.has_value(),
-                                          .overwrite = o.overwrite || o.resume.has_value()};
-
-  // Whether this run fetches input `index`, the URL `url`.
-  auto wanted = [&](std::size_t index, std::string_view url) {
-    if (previous.is_done(index)) return false;
-    return o.shard.n == 1 || fetch_tool::shard_of(url, o.shard.n) == o.shard.k;
-  };
-
-  // Item i fetches the i-th URL; the indices run on until the input has ended.
-  auto fetch = [&](const std::size_t& index) -> asio::awaitable<fetch_tool::record> {
-    fetch_tool::record rec;
-    auto url = co_await feed.line(index);
-    if (!url) {
-      rec.end_of_input = true;
-      co_return rec;
-    }
-    if (!wanted(index, *url)) {
-      rec.skipped = true;
-      co_return rec;
-    }
-    rec.url = fanout::redact(*url);  // printed: without its password
-    const auto t0 = clock_type::now();
-    fetch_tool::output_files::plan file;
-    if (files) file = files->claim(*url, index, rec.url);
-    if (file.error) {
-      rec.error = std::move(file.error);
-      co_return rec;
-    }
-    try {
-      fanout::request req;  // named, not a temporary in co_await: see session's GCC 12 note
-      req.method = o.method;
-      req.url = std::move(*url);
-      req.headers = o.headers;
-      if (o.json)
-        req.json = *o.json;
-      else if (o.body)
-        req.body = *o.body;
-      if (!file.path.empty()) req.sink = fanout::body_sink::file(file.path, file_options);
-      auto r = co_await http->try_request(std::move(req));
-      if (r)
-        describe(o, *r, rec);
-      else
-        rec.error = explain(r.error(), in_memory);
-    } catch (...) {
-      rec.error = fanout::error_from_current_exception();
-    }
-    if (!file.path.empty()) files->release(file.path);
-    rec.ms = seconds_since(t0) * 1000;
-    co_return rec;
-  };
+  fetch_tool::url_feed feed(ctx.get_executor(), std::move(o.urls), input.stream,
+                            1024 + 4 * o.concurrency);
+  fetch_tool::fetcher fetcher(o, *http, feed, wanted);
 
   const fetch_tool::line_fields fields{.file = o.output_dir.has_value(),
                                        .body = o.inline_body.has_value()};
   fetch_tool::tally tally;
   const auto started = clock_type::now();
+  auto progress = [&] {
+    return fetch_tool::progress_state{tally.done(), total, tally.bytes(), tally.errors(),
+                                      seconds_since(started)};
+  };
   asio::steady_timer ticker(ctx);
   bool finished = false;
 
-  // Flushes the output and redraws the progress line a few times a second, so a pipe sees
-  // results as they come without a write per line.
+  // Writes the lines out and redraws the progress line every 100 ms (at most 10 times a
+  // second), so a pipe sees results as they come without a write per line, and a crash loses
+  // at most 100 ms of lines.
   auto tick = [&]() -> asio::awaitable<void> {
     while (!finished) {
       ticker.expires_after(100ms);
       boost::system::error_code ec;
       co_await ticker.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (jsonl_out) jsonl_out->flush();
-      if (show_progress && !finished)
-        fetch_tool::draw_progress(stderr, tally.done(), total, tally.errors(),
-                                  seconds_since(started));
+      if (show_progress && !finished) fetch_tool::draw_progress(stderr, progress());
     }
   };
 
@@ -292,8 +228,9 @@ int main(int argc, char** argv) {
     auto indices = std::views::iota(std::size_t{0}) | std::views::take_while([&](std::size_t i) {
                      return !feed.closed() || i < feed.total();
                    });
-    auto stream = o.unordered ? fanout::as_completed(indices, fetch, cap)
-                              : fanout::gather_stream(indices, fetch, cap);
+    auto item = [&](const std::size_t& index) { return fetcher.fetch(index); };
+    auto stream = o.unordered ? fanout::as_completed(indices, item, cap)
+                              : fanout::gather_stream(indices, item, cap);
     while (auto done = co_await stream.next()) {
       fetch_tool::record rec;
       if (done->result)
@@ -317,7 +254,7 @@ int main(int argc, char** argv) {
 
   const double elapsed = seconds_since(started);
   if (show_progress) {
-    fetch_tool::draw_progress(stderr, tally.done(), total, tally.errors(), elapsed);
+    fetch_tool::draw_progress(stderr, progress());
     std::fputc('\n', stderr);
   }
   bool written = true;

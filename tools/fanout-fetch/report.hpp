@@ -1,7 +1,7 @@
 #ifndef FANOUT_FETCH_REPORT_HPP
 #define FANOUT_FETCH_REPORT_HPP
 
-// What fanout-fetch prints: a JSON line per URL, the summary, and the progress line.
+// What fanout-fetch prints: a JSON line per URL and the summary (the progress line: progress.hpp).
 
 #include "body_encoding.hpp"
 
@@ -97,7 +97,7 @@ inline std::string jsonl(std::size_t index, const record& r, line_fields fields 
   return line;
 }
 
-/// Counts, latencies and bytes over the whole run, for `-o summary` and the progress line.
+/// Counts, latencies and bytes over the whole run, for `--format summary` and the progress line.
 class tally {
  public:
   void add(const record& r) {
@@ -115,6 +115,8 @@ class tally {
 
   std::size_t done() const { return done_; }
   std::size_t errors() const { return errors_; }
+  /// Body bytes of the responses.
+  std::uint64_t bytes() const { return bytes_; }
   /// Responses with a status >= 400 (what --fail counts).
   std::size_t error_statuses() const { return error_statuses_; }
 
@@ -150,23 +152,11 @@ class tally {
   std::size_t done_ = 0;
   std::size_t errors_ = 0;
   std::size_t error_statuses_ = 0;
-  std::size_t bytes_ = 0;
+  std::uint64_t bytes_ = 0;
   std::map<int, std::size_t> by_status_;
   std::map<std::string, std::size_t> by_error_;
   std::vector<float> latencies_;
 };
-
-/// "\r1234/3000 (41%) 812.3 req/s 2 errors": one line on stderr, redrawn in place.
-inline void draw_progress(std::FILE* out, std::size_t done, std::size_t total, std::size_t errors,
-                          double seconds) {
-  double rate = seconds > 0 ? double(done) / seconds : 0;
-  if (total > 0)
-    std::fprintf(out, "\r%zu/%zu (%.0f%%) %.1f req/s %zu errors ", done, total,
-                 100.0 * double(done) / double(total), rate, errors);
-  else
-    std::fprintf(out, "\r%zu done %.1f req/s %zu errors ", done, rate, errors);
-  std::fflush(out);
-}
 
 }  // namespace fetch_tool
 
