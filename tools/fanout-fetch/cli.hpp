@@ -135,6 +135,22 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
 Output (jsonl), one line per URL in input order:
   {"index":0,"url":"http://...","status":200,"bytes":123,"ms":12.5,"error":null}
   {"index":1,"url":"...","status":null,"bytes":null,"ms":3.1,"error":{"code":"timeout","message":"..."}}
+with --output-dir DIR and --body, "file", "body_encoding" and "body" follow:
+  {"index":0,...,"error":null,"file":"DIR/host/a.json","body_encoding":"json","body":{"k":1}}
+
+Examples:
+  fanout-fetch -c 256 --per-host 8 --timeout 5 -i urls.txt > out.jsonl
+  producer | fanout-fetch -i - --unordered --retries 3 --rate 0.5
+  fanout-fetch -X PUT -H 'X-Trace: abc' --json '{"k": 1}' https://api.example/items/1
+  fanout-fetch -X POST -d 'raw body' https://api.example/items
+  fanout-fetch --cacert ca.pem --max-redirects 0 https://internal.example/
+  fanout-fetch --insecure https://self-signed.example/
+  fanout-fetch --proxy http://user:pw@proxy:3128 -i urls.txt
+  https_proxy=http://proxy:3128 fanout-fetch --trust-env -i urls.txt
+  fanout-fetch --output-dir mirror --overwrite -i urls.txt
+  fanout-fetch --output-dir mirror --continue -i urls.txt
+  fanout-fetch -i urls.txt --resume out.jsonl --resume-retry-errors
+  fanout-fetch --no-progress -i urls.txt -o out.jsonl
 
 Exit status: 0 when every request got a response (any status, unless --fail), 1 when at
 least one failed or the JSON lines could not be written, 2 on bad usage.
