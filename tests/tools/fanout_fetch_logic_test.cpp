@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
-using namespace fetch_tool;
+// Inside the namespace rather than `using namespace`: the unity build (FANOUT_UNITY_TESTS)
+// puts this file and fanout_fetch_test.cpp in one unit.
+namespace fetch_tool {
 
 TEST_CASE("is_valid_utf8 accepts well-formed UTF-8 and rejects overlongs, surrogates, cuts") {
   struct row {
@@ -435,3 +437,5 @@ TEST_CASE("url_in_line and count_urls skip blanks and comments, and count what i
   CHECK(n == 2);
   CHECK(seen == std::vector<std::size_t>{5, 6, 7});
 }
+
+}  // namespace fetch_tool
