@@ -3,6 +3,7 @@
 // per-origin caches (DNS answers, rate limiters, TLS sessions) bounded by max_cached_origins.
 // Names resolve through session_options::resolve, so nothing leaves the machine; a gate holds a
 // lookup for as long as a test needs (a system resolver that does not answer).
+#include <fanout/core/gather.hpp>
 #include <fanout/http/session.hpp>
 
 #include "http/test_util.hpp"
@@ -325,4 +326,66 @@ TEST_CASE("caches: TLS sessions to resume are kept for max_cached_origins origin
     CHECK_FALSE(f->timings().tls_resumed);
   });
   CHECK(most == cap);
+}
+
+TEST_CASE("connect_to: pinned addresses and another host:port, TLS still checked against the URL",
+          "[dns][connect_to][tls]") {
+  test_server server(
+      test_server::options{.cert_pem = pki().server.cert_pem, .key_pem = pki().server.key_pem});
+  test_server plain;  // for a made-up name: no certificate has it
+  auto const port = server.port();
+  std::atomic<int> lookups{0};
+  fanout::session_options o;
+  o.ca_file = pki().ca_file;
+  // Any lookup that reaches DNS fails: what a rule covers must never get there.
+  o.resolve = [&](const std::string&, boost::system::error_code& ec) {
+    ++lookups;
+    ec = asio::error::host_not_found;
+    return std::vector<asio::ip::address>{};
+  };
+  o.connect_to = {
+      // --resolve localhost:443:127.0.0.1 (the certificate is for localhost)
+      {.host = "LocalHost",
+       .port = 443,
+       .addresses = {asio::ip::make_address("127.0.0.1")},
+       .to_port = port},
+      // --connect-to wrong.test:443:127.0.0.1:PORT (the certificate is not for wrong.test)
+      {.host = "wrong.test", .port = 443, .to_host = "127.0.0.1", .to_port = port},
+      // any port of pinned.test
+      {.host = "pinned.test",
+       .addresses = {asio::ip::make_address("::1"), asio::ip::make_address("127.0.0.1")}},
+  };
+  run_session(o, [&](fanout::session& s) -> asio::awaitable<void> {
+    auto ok = co_await s.get("https://localhost/hello");
+    CHECK(ok.status() == 200);
+    CHECK(ok.url() == "https://localhost/hello");
+
+    // The TCP destination changes, not the name TLS checks.
+    fanout::request wrong{.url = "https://wrong.test/hello"};
+    auto refused = co_await s.try_request(wrong);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code() == fanout::http_errc::tls);
+
+    // Addresses in order: ::1 first (the server listens on 127.0.0.1 only), then 127.0.0.1.
+    fanout::request pinned{.url = named_url(plain, "pinned.test")};
+    auto p = co_await s.try_request(pinned);
+    REQUIRE(p);
+    CHECK(p->status() == 200);
+
+    // A port no rule names goes to DNS as usual (and fails here).
+    fanout::request other{.url = "https://localhost:1/hello"};
+    auto unresolved = co_await s.try_request(other);
+    REQUIRE_FALSE(unresolved);
+  });
+  CHECK(lookups == 1);  // localhost:1 only
+  CHECK(server.requests() == 1);
+  CHECK(plain.requests() == 1);
+}
+
+TEST_CASE("connect_to: a rule with both addresses and to_host is refused at construction",
+          "[dns][connect_to]") {
+  fanout::session_options o;
+  o.connect_to = {
+      {.host = "a.test", .addresses = {asio::ip::make_address("127.0.0.1")}, .to_host = "b.test"}};
+  CHECK_THROWS_AS(fanout::validate(o), std::invalid_argument);
 }

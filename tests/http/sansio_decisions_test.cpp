@@ -4,6 +4,7 @@
 // it has one).
 #include "support/zlib_reference.hpp"
 
+#include <fanout/http/detail/sansio/connect_rules.hpp>
 #include <fanout/http/detail/sansio/content_coding.hpp>
 #include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/detail/sansio/redirect.hpp>
@@ -441,4 +442,36 @@ TEST_CASE("decode_response: the decoded body replaces the coded one, or an error
     CHECK(fd::decode_response(b, 9999, what) == fanout::http_errc::body_too_large);
     CHECK(what == "decompressed body larger than max_body_bytes (9999)");
   }
+}
+
+TEST_CASE("connect rules: the first that matches host and port decides where to dial") {
+  namespace ip = boost::asio::ip;
+  std::vector<fanout::connect_rule> const rules{
+      {.host = "a.test", .port = 443, .addresses = {ip::make_address("10.0.0.1")}},
+      {.host = "A.TEST", .to_host = "b.test", .to_port = 8443},
+      {.host = "[::1]", .port = 80, .to_port = 8080},
+      {.host = "*", .port = 9000, .to_host = "sink.test"},
+  };
+  struct row {
+    std::string_view host;
+    std::uint16_t port;
+    std::string_view dial_host;
+    std::uint16_t dial_port;
+    bool pinned;
+  };
+  for (auto const& r : std::vector<row>{
+           {"a.test", 443, "a.test", 443, true},        // the first rule, its addresses
+           {"a.test", 80, "b.test", 8443, false},       // the second: any port, case-insensitive
+           {"::1", 80, "::1", 8080, false},             // brackets ignored; same host
+           {"::1", 81, "::1", 81, false},               // no rule: as it is
+           {"c.test", 9000, "sink.test", 9000, false},  // any host on that port
+           {"c.test", 9001, "c.test", 9001, false},
+       }) {
+    INFO(r.host << ":" << r.port);
+    auto const d = fanout::detail::dial_for(rules, r.host, r.port);
+    CHECK(d.host == r.dial_host);
+    CHECK(d.port == r.dial_port);
+    CHECK((d.addresses != nullptr) == r.pinned);
+  }
+  CHECK(fanout::detail::dial_for({}, "x", 1).host == "x");
 }

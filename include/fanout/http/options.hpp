@@ -51,6 +51,20 @@ class transport_ptr {
 using resolve_function = std::function<std::vector<boost::asio::ip::address>(
     const std::string& host, boost::system::error_code& ec)>;
 
+/// Where connections for a (host, port) go instead of where DNS says: curl's
+/// `--resolve HOST:PORT:ADDR[,ADDR]` (`addresses`) and `--connect-to HOST1:PORT1:HOST2:PORT2`
+/// (`to_host`, `to_port`). Only the TCP destination changes: the Host header, TLS's server
+/// name and certificate check, cookies and the pool's keys stay the URL's (through a proxy:
+/// the proxy's name and port are what a rule matches).
+struct connect_rule {
+  std::string host;        ///< the name (or literal) a connection is for; "" or "*": any
+  std::uint16_t port = 0;  ///< its port; 0: any
+  /// Connect to these, in order, without asking DNS (the port: `to_port`, else the URL's).
+  std::vector<boost::asio::ip::address> addresses{};
+  std::string to_host{};      ///< else connect to this name or literal instead; "": the same
+  std::uint16_t to_port = 0;  ///< and to this port; 0: the same
+};
+
 /// How a `fanout::session` connects, pools, limits and verifies. An aggregate: set what you
 /// need with designated initialisers in declaration order, `{.max_connections_per_host = 8}`.
 ///
@@ -113,6 +127,9 @@ struct session_options {
   /// exception it throws fails the requests waiting for that name: with the code of a
   /// `boost::system::system_error`, else `errc::exception`.
   resolve_function resolve{};
+  /// Destinations pinned per (host, port), consulted before DNS; the first rule that matches
+  /// applies (see `connect_rule`). A rule with both `addresses` and `to_host` is refused.
+  std::vector<connect_rule> connect_to{};
   /// Origins whose state the session keeps at most, for each kind of per-origin state: DNS
   /// answers, TLS sessions to resume, rate limiters (idle connections are bounded by the
   /// connection caps and `idle_timeout`). The least recently used goes first; state in use
@@ -180,6 +197,10 @@ inline void validate(const session_options& o) {
   validate(o.rate_limit, "session_options::rate_limit");
   validate(o.session_rate_limit, "session_options::session_rate_limit");
   validate(o.retry, "session_options::retry");
+  for (auto const& rule : o.connect_to)
+    if (!rule.addresses.empty() && !rule.to_host.empty())
+      throw std::invalid_argument("session_options::connect_to: the rule for '" + rule.host +
+                                  "' has both addresses and to_host: choose one");
 }
 
 }  // namespace fanout

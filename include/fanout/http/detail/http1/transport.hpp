@@ -11,6 +11,7 @@
 #include <fanout/http/detail/net/classify.hpp>
 #include <fanout/http/detail/net/resolver_cache.hpp>
 #include <fanout/http/detail/net/tls.hpp>
+#include <fanout/http/detail/sansio/connect_rules.hpp>
 #include <fanout/http/detail/sansio/header_values.hpp>
 #include <fanout/http/detail/sansio/proxy.hpp>
 #include <fanout/http/error.hpp>
@@ -177,10 +178,14 @@ class http1_transport final : public transport {
     auto const connect_deadline =
         std::min(args.deadline, deadline_after(clock::now(), options_.connect_timeout));
     boost::system::error_code ec;
-    auto const& host = via ? via->host : where.host;
-    auto const port = via ? via->port : where.port;
+    auto const dial =
+        dial_for(options_.connect_to, via ? via->host : where.host, via ? via->port : where.port);
+    std::string const host(dial.host);
+    auto const port = dial.port;
     resolver_cache::results_type endpoints;
-    if (auto literal = resolver_cache::literal(host, port)) {
+    if (dial.addresses) {
+      endpoints = pinned(*dial.addresses, host, port);
+    } else if (auto literal = resolver_cache::literal(host, port)) {
       endpoints = std::move(*literal);
     } else if (auto kept = dns_->cached(host, port)) {
       endpoints = std::move(*kept);
@@ -209,6 +214,16 @@ class http1_transport final : public transport {
     if (o.ec) co_return o;
     if (conn->tls_resumed()) tls_resumed_.fetch_add(1, std::memory_order_relaxed);
     co_return co_await conn->async_exchange(args, connection::use_strand);
+  }
+
+  // A connect_rule's addresses, as a resolver's answer for `host:port`.
+  static resolver_cache::results_type pinned(const std::vector<asio::ip::address>& addresses,
+                                             const std::string& host, std::uint16_t port) {
+    std::vector<asio::ip::tcp::endpoint> endpoints;
+    endpoints.reserve(addresses.size());
+    for (auto const& a : addresses) endpoints.emplace_back(a, port);
+    return resolver_cache::results_type::create(endpoints.begin(), endpoints.end(), host,
+                                                std::to_string(port));
   }
 
   // The addresses of `host:port` (a name), waiting at most until `deadline`; `ec` says why
