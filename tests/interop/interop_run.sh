@@ -309,7 +309,7 @@ run_case() {
   done
 
   # fanout-fetch: one run, two connections at most, results in input order.
-  local -a fetch_args=(-o jsonl --no-progress -c 2 --timeout 5)
+  local -a fetch_args=(--format jsonl --no-progress -c 2 --timeout 5)
   if [[ $run == head ]]; then fetch_args+=(-X HEAD); fi
   local fetch_status=0
   timeout -k 5 "$(time_left)" "$fetch" "${fetch_args[@]}" "$@" -i "$out/urls" \

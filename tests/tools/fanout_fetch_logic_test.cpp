@@ -2,6 +2,7 @@
 
 #include "body_encoding.hpp"
 #include "cli.hpp"
+#include "connect_flags.hpp"
 #include "input.hpp"
 #include "naming.hpp"
 #include "progress.hpp"
@@ -436,6 +437,48 @@ TEST_CASE("url_in_line and count_urls skip blanks and comments, and count what i
   });
   CHECK(n == 2);
   CHECK(seen == std::vector<std::size_t>{5, 6, 7});
+}
+
+
+TEST_CASE("connect flags: --resolve and --connect-to parse curl's syntax into connect rules") {
+  auto r = parse_resolve("api.example:443:127.0.0.1,[::1]");
+  REQUIRE(r);
+  CHECK(r->host == "api.example");
+  CHECK(r->port == 443);
+  REQUIRE(r->addresses.size() == 2);
+  CHECK(r->addresses[0].to_string() == "127.0.0.1");
+  CHECK(r->addresses[1].to_string() == "::1");
+  CHECK(r->to_host.empty());
+  auto v6 = parse_resolve("+[::1]:8080:::1");
+  REQUIRE(v6);
+  CHECK(v6->host == "::1");
+  CHECK(v6->addresses.at(0).to_string() == "::1");
+  auto any = parse_resolve("*:80:10.0.0.1");
+  REQUIRE(any);
+  CHECK(any->host == "*");
+  for (auto const* bad : {"", "host", "host:80", "host:80:", "host:0:1.2.3.4", "host:x:1.2.3.4",
+                          ":80:1.2.3.4", "host:80:not-an-ip", "host:80:1.2.3.4,", "[::1:80:::1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_resolve(bad));
+  }
+
+  auto c = parse_connect_to("api.example:443:staging.internal:8443");
+  REQUIRE(c);
+  CHECK(c->host == "api.example");
+  CHECK(c->port == 443);
+  CHECK(c->to_host == "staging.internal");
+  CHECK(c->to_port == 8443);
+  CHECK(c->addresses.empty());
+  auto blank = parse_connect_to("::[::1]:");
+  REQUIRE(blank);
+  CHECK(blank->host.empty());
+  CHECK(blank->port == 0);
+  CHECK(blank->to_host == "::1");
+  CHECK(blank->to_port == 0);
+  for (auto const* bad : {"", "a:1:b", "a:1:b:2:c", "a:x:b:2", "a:1:b:70000", "a:1:[::1:2"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_connect_to(bad));
+  }
 }
 
 }  // namespace fetch_tool

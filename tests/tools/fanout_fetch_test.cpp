@@ -24,6 +24,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -322,6 +323,35 @@ TEST_CASE("fanout-fetch streams: output starts before its input ends") {
   fs::remove(fifo);
   CHECK(lines == 1000);
   CHECK(server.requests() == 1000);
+}
+
+TEST_CASE("fanout-fetch --resolve and --connect-to reach names that have no DNS entry") {
+  test_server server;
+  std::mutex m;
+  std::vector<std::string> hosts;
+  server.route("/who", [&](fanout::test::exchange& x) {
+    std::lock_guard lock(m);
+    hosts.emplace_back(x.req[boost::beast::http::field::host]);
+    x.res.body() = "me";
+  });
+  auto const port = std::to_string(server.port());
+  // .invalid never resolves (RFC 6761): only the rule can get there.
+  std::string const pinned = "http://pinned.invalid:" + port + "/who";
+  std::string const moved = "http://moved.invalid/who";  // port 80, moved to the server's
+  auto r = fetch({"--format", "jsonl", "--resolve", "pinned.invalid:" + port + ":127.0.0.1",
+                  "--connect-to", "moved.invalid:80:127.0.0.1:" + port, pinned, moved});
+  CHECK(r.exit_code == 0);
+  CHECK(without_ms(r.out) == ok_line(0, pinned, 200, 2) + ok_line(1, moved, 200, 2));
+  {
+    std::lock_guard lock(m);
+    std::sort(hosts.begin(), hosts.end());  // the two ran concurrently
+    CHECK(hosts == std::vector<std::string>{"moved.invalid", "pinned.invalid:" + port});
+  }
+
+  auto bad = fetch({"--resolve", "pinned.invalid:80"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--resolve needs HOST:PORT:ADDR") != std::string::npos);
+  CHECK(fetch({"--connect-to", "a:1:b"}).exit_code == 2);
 }
 
 TEST_CASE("fanout-fetch --proxy and --trust-env send the requests through a proxy") {

@@ -4,6 +4,7 @@
 // fanout-fetch's command line: what it accepts, and its --help text.
 
 #include "body_encoding.hpp"
+#include "connect_flags.hpp"
 #include "naming.hpp"
 #include "shard.hpp"
 
@@ -26,7 +27,9 @@ inline constexpr std::string_view usage_text =
     R"(usage: fanout-fetch [URL ...] [-i FILE|-] [-c CONCURRENCY] [--per-host N] [--timeout SECONDS]
                     [-X METHOD] [-H 'Name: value']... [-d BODY | --json BODY] [--unordered]
                     [--insecure] [--cacert FILE] [--max-redirects N] [--retries N]
-                    [--rate PER_SECOND] [--proxy URL] [--trust-env] [--format jsonl|summary]
+                    [--rate PER_SECOND] [--proxy URL] [--trust-env]
+                    [--resolve HOST:PORT:ADDR[,ADDR]]... [--connect-to H1:P1:H2:P2]...
+                    [--format jsonl|summary]
                     [-o FILE] [--fail] [--max-filesize BYTES]
                     [--body [auto|json|text|base64]] [--max-inline BYTES] [--shard K/N]
                     [--resume FILE [--resume-retry-errors]] [--output-dir DIR
@@ -62,6 +65,17 @@ Fetches every URL concurrently through one pooled HTTP/1.1 session and reports e
   --trust-env        use the http_proxy, https_proxy and no_proxy environment variables (or
                      their upper-case forms; HTTP_PROXY not when REQUEST_METHOD is set, as in
                      CGI) for what --proxy leaves unset; ignored without this flag
+  --resolve HOST:PORT:ADDR[,ADDR...]
+                     connect to ADDR (in order) for HOST:PORT instead of asking DNS, as
+                     curl's --resolve (repeatable; HOST '*' is any host; [::1] for IPv6):
+                     the Host header and TLS's name and certificate check stay HOST's:
+                     --resolve api.example:443:127.0.0.1 https://api.example/v1
+  --connect-to HOST1:PORT1:HOST2:PORT2
+                     connect to HOST2:PORT2 for HOST1:PORT1, as curl's --connect-to
+                     (repeatable; an empty HOST1 or PORT1 is any, an empty HOST2 or PORT2
+                     the same); as with --resolve, only the TCP destination changes:
+                     --connect-to api.example:443:staging-7.internal:8443
+                     The first matching rule of either flag applies, in command-line order
   --format jsonl|summary
                      what standard output gets: one JSON line per URL (the default when it
                      is not a terminal), or counts and latency percentiles (the default on
@@ -170,6 +184,7 @@ struct options {
   bool unordered = false;
   bool insecure = false;
   std::string cacert;
+  std::vector<fanout::connect_rule> connect_to;  ///< --resolve and --connect-to, in order
   std::size_t max_redirects = 10;
   std::size_t retries = 0;                    ///< attempts after the first
   double rate = 0;                            ///< requests per second per host; 0 = unlimited
@@ -303,6 +318,15 @@ inline options parse(int argc, char** argv) {
       if (o.proxy.empty()) throw usage_error("--proxy needs a URL");
     } else if (arg == "--trust-env") {
       o.trust_env = true;
+    } else if (arg == "--resolve" || arg == "--connect-to") {
+      auto const text = value();
+      auto rule = arg == "--resolve" ? parse_resolve(text) : parse_connect_to(text);
+      if (!rule)
+        throw usage_error(
+            std::string(arg) + " needs " +
+            (arg == "--resolve" ? "HOST:PORT:ADDR[,ADDR...]" : "HOST1:PORT1:HOST2:PORT2") +
+            ", not '" + std::string(text) + "'");
+      o.connect_to.push_back(std::move(*rule));
     } else if (arg == "--format") {
       auto v = value();
       if (v != "jsonl" && v != "summary")

@@ -138,6 +138,7 @@ fanout::session_options session_settings(const fetch_tool::options& o, std::uint
       .max_download_bytes = o.max_filesize.value_or(0),
       .verify_tls = !o.insecure,
       .ca_file = o.cacert,
+      .connect_to = o.connect_to,
       .retry = {.max_attempts = o.retries + 1},
       .rate_limit = {.requests_per_second = o.rate},
       .proxy = o.proxy,
