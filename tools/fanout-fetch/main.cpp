@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
 
   const fetch_tool::line_fields fields{.file = o.output_dir.has_value(),
                                        .body = o.inline_body.has_value()};
-  fetch_tool::tally tally;
+  fetch_tool::tally tally(summary);
   const auto started = clock_type::now();
   auto progress = [&] {
     return fetch_tool::progress_state{tally.done(), total, tally.bytes(), tally.errors(),
