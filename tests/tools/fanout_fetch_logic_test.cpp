@@ -439,7 +439,6 @@ TEST_CASE("url_in_line and count_urls skip blanks and comments, and count what i
   CHECK(seen == std::vector<std::size_t>{5, 6, 7});
 }
 
-
 TEST_CASE("connect flags: --resolve and --connect-to parse curl's syntax into connect rules") {
   auto r = parse_resolve("api.example:443:127.0.0.1,[::1]");
   REQUIRE(r);
